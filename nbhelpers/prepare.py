@@ -1,0 +1,169 @@
+"""Notebook 01's pipeline as one call, and the reader every later notebook uses.
+
+``prepare_datasets`` loads the taxonomy, splits it, builds graded and retrieval pairs per
+split (and optional QA pairs from documents) and writes them to ``<run-dir>/data/``
+atomically, with a manifest entry. ``load_prepared`` reads them back, checking them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nbhelpers import pairs as pairs_mod
+from nbhelpers.errors import InputError
+from nbhelpers.esco import Taxonomy, load_esco
+from nbhelpers.runs import DATA_DIR, record_step, sha256, staged_dir
+from nbhelpers.splits import SPLITS, Split, split_occupations
+
+STEP = "01_data_preparation"
+PAIR_COLUMNS = ("text1", "text2", "level", "score", "score_angular")
+RETRIEVAL_COLUMNS = ("query_id", "query", "passage_id", "passage")
+
+
+@dataclass
+class PrepareConfig:
+    """Every knob of data preparation; the notebook's parameters map onto it."""
+
+    esco_dir: str | None = None          # None: the embedded sample in data/sample
+    seed: int = 42
+    pairs_per_level: int = 200           # graded pairs per level and split (fewer if fewer exist)
+    queries_per_occupation: int = 3
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    hold_out_groups: bool = True
+    scores: dict[str, float] = field(default_factory=lambda: dict(pairs_mod.DEFAULT_SCORES))
+    docs_dir: str | None = None          # optional folder of .txt/.md/.pdf for QA pairs
+    qa_method: str = "inverse-cloze"     # or "llm" (OpenAI-compatible endpoint)
+    qa_chunk_size: int = 800
+    qa_overlap: int = 1
+
+
+@dataclass
+class Prepared:
+    """The prepared datasets of one run."""
+
+    occupations: pd.DataFrame                 # uri, preferred_label, isco_group, split
+    pairs: dict[str, pd.DataFrame]            # split -> graded pairs
+    retrieval: dict[str, pd.DataFrame]        # split -> (query, passage) pairs
+    qa: pd.DataFrame | None = None            # (query, passage) pairs from documents
+
+    def ir(self, split: str = "test"):
+        """``(queries, corpus, relevant_docs)`` for a split's retrieval evaluation."""
+        return pairs_mod.ir_dataset(self.retrieval[split])
+
+    def counts(self) -> dict:
+        return {
+            "occupations": self.occupations.split.value_counts().to_dict(),
+            "pairs": {s: p.level.value_counts().to_dict() for s, p in self.pairs.items()},
+            "retrieval_pairs": {s: len(r) for s, r in self.retrieval.items()},
+            "qa_pairs": 0 if self.qa is None else len(self.qa),
+        }
+
+
+def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared, Split]:
+    """Split the taxonomy and build every dataset in memory."""
+    split = split_occupations(taxonomy, config.fractions, hold_out_groups=config.hold_out_groups,
+                              seed=config.seed)
+    graded, retrieval = {}, {}
+    for i, name in enumerate(SPLITS):
+        frame = pairs_mod.graded_pairs(
+            taxonomy, split.labels[name], scores=config.scores, scale="cosine",
+            pairs_per_level=config.pairs_per_level, seed=config.seed + i)
+        frame["score_angular"] = pairs_mod.to_angular(frame.score.to_numpy())
+        graded[name] = frame
+        retrieval[name] = pairs_mod.retrieval_pairs(
+            taxonomy, split.labels[name], queries_per_occupation=config.queries_per_occupation,
+            seed=config.seed + i)
+    split_of = split.split_of()
+    occupations = taxonomy.occupations.loc[list(split_of), ["uri", "preferred_label",
+                                                            "isco_group"]].copy()
+    occupations["split"] = occupations.uri.map(split_of)
+    qa = None
+    if config.docs_dir:
+        from nbhelpers.documents import documents_to_qa_pairs
+
+        qa = pd.DataFrame(documents_to_qa_pairs(
+            config.docs_dir, chunk_size=config.qa_chunk_size, overlap=config.qa_overlap,
+            method=config.qa_method, seed=config.seed).pairs)
+    return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa), split
+
+
+def prepare_datasets(run_dir: str | Path, config: PrepareConfig | None = None) -> Prepared:
+    """Load, build and save in one call (what notebook 02 does when 01 has not run)."""
+    config = config or PrepareConfig()
+    start = time.perf_counter()
+    taxonomy = load_esco(config.esco_dir)
+    prepared, _ = build_datasets(taxonomy, config)
+    save_prepared(run_dir, prepared, taxonomy, config, seconds=time.perf_counter() - start)
+    return prepared
+
+
+def save_prepared(run_dir: str | Path, prepared: Prepared, taxonomy: Taxonomy,
+                  config: PrepareConfig, seconds: float | None = None) -> Path:
+    """Write the datasets to ``<run_dir>/data/`` atomically and add a manifest entry."""
+    final = Path(run_dir) / DATA_DIR
+    with staged_dir(final) as tmp:
+        prepared.occupations.to_csv(tmp / "occupations.csv", index=False)
+        for name in SPLITS:
+            prepared.pairs[name].to_csv(tmp / f"pairs_{name}.csv", index=False)
+            prepared.retrieval[name].to_csv(tmp / f"retrieval_{name}.csv", index=False)
+        if prepared.qa is not None:
+            prepared.qa.to_csv(tmp / "qa_pairs.csv", index=False)
+    record_step(
+        run_dir, STEP, parameters=asdict(config),
+        inputs={str(p): sha256(p) for p in (taxonomy.occupations_file, taxonomy.groups_file)},
+        source=taxonomy.summary(), counts=prepared.counts(),
+        outputs={p.name: sha256(p) for p in sorted(final.iterdir())},
+        seconds=None if seconds is None else round(seconds, 2))
+    return final
+
+
+def load_prepared(run_dir: str | Path) -> Prepared:
+    """Read notebook 01's datasets from a run folder, checking every file."""
+    folder = Path(run_dir) / DATA_DIR
+    if not folder.is_dir():
+        raise InputError(f"{folder} not found: run notebook 01 (data preparation) with "
+                         f"run_dir={str(run_dir)!r} first")
+    qa_path = folder / "qa_pairs.csv"
+    return Prepared(
+        occupations=read_checked_csv(folder / "occupations.csv", ("uri", "isco_group", "split")),
+        pairs={s: load_pairs(folder / f"pairs_{s}.csv") for s in SPLITS},
+        retrieval={s: read_checked_csv(folder / f"retrieval_{s}.csv", RETRIEVAL_COLUMNS)
+                   for s in SPLITS},
+        qa=read_checked_csv(qa_path, RETRIEVAL_COLUMNS) if qa_path.exists() else None)
+
+
+def load_pairs(path: str | Path) -> pd.DataFrame:
+    """A graded-pairs CSV (``text1, text2, score`` at least), scores checked to be in [0, 1]."""
+    frame = read_checked_csv(path, ("text1", "text2", "score"))
+    for column in ("score", "score_angular"):
+        if column not in frame:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() | ~values.between(0.0, 1.0)
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(f"{path}: row {row + 1} (line {row + 2}): {column} "
+                             f"{frame[column].iloc[row]!r} is not a number in [0, 1]")
+        frame[column] = values.astype(float)
+    return frame
+
+
+def read_checked_csv(path: str | Path, required) -> pd.DataFrame:
+    """Read a CSV the project wrote, naming the file and what is missing on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str,
+                            keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: byte {err.start} is not UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: file is empty; expected columns {list(required)}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    return frame

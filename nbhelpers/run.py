@@ -1,0 +1,130 @@
+"""Run the notebook series headless with papermill: ``python -m nbhelpers.run``.
+
+Each numbered notebook in ``notebooks/`` is executed in order into a new
+``reports/<run-id>/`` folder. Every notebook receives the shared ``run_dir`` and
+``profile``, the profile's settings, and any ``-p name value`` override, but only the
+parameters it declares in its ``parameters`` cell. The first failing notebook stops the
+run and its executed copy (which shows the error) is named.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from nbhelpers.errors import InputError
+from nbhelpers.paths import project_root
+from nbhelpers.runs import new_run_dir, record_step
+
+#: Settings each profile passes to the notebooks that declare them.
+PROFILES = {
+    "quick": {},
+    "full": {"pairs_per_level": 2000, "queries_per_occupation": 5},
+}
+
+
+def notebooks(folder: Path | None = None) -> list[Path]:
+    """The series in order: ``NN_name.ipynb`` files."""
+    folder = folder or project_root() / "notebooks"
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select(paths: list[Path], only: list[str] | None = None, start: str | None = None):
+    """Pick notebooks by number prefix: ``only`` (e.g. ["03"]) or everything from ``start``."""
+    numbers = [p.name[:2] for p in paths]
+    for wanted in (only or []) + ([start] if start else []):
+        if wanted not in numbers:
+            raise InputError(f"notebook {wanted!r} not found; available: {numbers}")
+    if only:
+        return [p for p in paths if p.name[:2] in only]
+    if start:
+        return [p for p in paths if p.name[:2] >= start]
+    return paths
+
+
+def parameters_for(declared: set[str], run_dir: Path, profile: str, overrides: dict) -> dict:
+    """What one notebook receives: shared settings, profile, overrides; declared names only."""
+    if profile not in PROFILES:
+        raise InputError(f"profile={profile!r}: expected one of {sorted(PROFILES)}")
+    wanted = {"run_dir": str(run_dir), "profile": profile, **PROFILES[profile], **overrides}
+    return {k: v for k, v in wanted.items() if k in declared}
+
+
+def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
+               overrides: dict | None = None, kernel: str = "python3") -> list[Path]:
+    """Execute notebooks in order; returns the executed copies. Raises on the first failure."""
+    import papermill as pm
+
+    executed = []
+    unused = set(overrides or {})
+    for index, path in enumerate(paths, start=1):
+        declared = set(pm.inspect_notebook(str(path)))
+        params = parameters_for(declared, run_dir, profile, overrides or {})
+        unused -= set(params)
+        output = run_dir / path.name
+        print(f"[{index}/{len(paths)}] {path.name} -> {output}", flush=True)
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(str(path), str(output), parameters=params, kernel_name=kernel,
+                                cwd=str(path.parent), progress_bar=True)
+        except pm.PapermillExecutionError as err:
+            raise NotebookFailed(output, err) from None
+        seconds = time.perf_counter() - start
+        record_step(run_dir, f"run:{path.stem}", parameters=params, seconds=round(seconds, 2))
+        executed.append(output)
+    if unused:
+        print(f"warning: no notebook declares parameter(s) {sorted(unused)}", file=sys.stderr)
+    return executed
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; ``path`` is its executed copy with the traceback in it."""
+
+    def __init__(self, path: Path, error: Exception):
+        self.path = path
+        super().__init__(f"{path.name} failed: {getattr(error, 'ename', '')} "
+                         f"{getattr(error, 'evalue', error)}\n  see the executed notebook: {path}")
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m nbhelpers.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="override a notebook parameter "
+                        "(VALUE is parsed as YAML: 3, 0.5, true, null, [1, 2], text)")
+    parser.add_argument("--run-id", help="name of the new run folder under reports/")
+    parser.add_argument("--run-dir", type=Path, help="an existing run folder to continue "
+                        "(with --only or --from)")
+    parser.add_argument("--only", action="append", help="run only this notebook number "
+                        "(repeatable), e.g. --only 03")
+    parser.add_argument("--from", dest="start", help="run from this notebook number on")
+    parser.add_argument("--kernel", default="python3")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = _parse_args(argv)
+    overrides = {name: yaml.safe_load(value) for name, value in args.parameter}
+    try:
+        paths = select(notebooks(), args.only, args.start)
+        if args.run_dir:
+            if not args.run_dir.is_dir():
+                raise InputError(f"--run-dir {args.run_dir} does not exist")
+            run_dir = args.run_dir.resolve()
+        else:
+            run_dir = new_run_dir(args.run_id).resolve()
+        start = time.perf_counter()
+        run_series(paths, run_dir, args.profile, overrides, args.kernel)
+    except (InputError, NotebookFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"\nDone in {time.perf_counter() - start:.0f} s. Report: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from nbhelpers import run
+from nbhelpers.errors import InputError
+
+
+def test_parameters_only_reach_notebooks_that_declare_them(tmp_path):
+    params = run.parameters_for({"run_dir", "seed", "pairs_per_level"}, tmp_path, "full",
+                                {"seed": 3, "epochs": 2})
+    assert params == {"run_dir": str(tmp_path), "seed": 3,
+                      "pairs_per_level": run.PROFILES["full"]["pairs_per_level"]}
+    with pytest.raises(InputError, match="profile='huge'"):
+        run.parameters_for(set(), tmp_path, "huge", {})
+
+
+def test_select_by_number(tmp_path):
+    paths = [tmp_path / f"{n}_x.ipynb" for n in ("01", "02", "03")]
+    assert run.select(paths, only=["02"]) == [paths[1]]
+    assert run.select(paths, start="02") == paths[1:]
+    with pytest.raises(InputError, match="notebook '07' not found"):
+        run.select(paths, only=["07"])
+
+
+def _notebook(path, *sources):
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [new_code_cell(s) for s in sources]
+    cells[0].metadata["tags"] = ["parameters"]
+    nb.cells = cells
+    nbformat.write(nb, path)
+    return path
+
+
+def test_series_passes_parameters_and_stops_at_the_first_failure(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    good = _notebook(folder / "01_ok.ipynb", "run_dir = None\nanswer = 1",
+                     "import pathlib; pathlib.Path(run_dir, 'out.txt').write_text(str(answer))")
+    bad = _notebook(folder / "02_bad.ipynb", "answer = 1", "raise ValueError('broken on purpose')")
+    never = _notebook(folder / "03_never.ipynb", "x = 1")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(run.NotebookFailed) as err:
+        run.run_series([good, bad, never], run_dir, overrides={"answer": 42})
+    assert (run_dir / "out.txt").read_text() == "42"
+    assert err.value.path == run_dir / "02_bad.ipynb"
+    assert "broken on purpose" in str(err.value) and str(run_dir / "02_bad.ipynb") in str(err.value)
+    assert not (run_dir / "03_never.ipynb").exists()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["steps"]["run:01_ok"]["parameters"] == {"run_dir": str(run_dir), "answer": 42}

@@ -1,0 +1,52 @@
+import pytest
+
+from nbhelpers.errors import InputError
+from nbhelpers.stsb import load_stsb
+
+
+@pytest.mark.parametrize("split, rows", [("train", 5749), ("dev", 1500), ("test", 1379)])
+def test_original_files_load_with_quotes_intact(stsb_dir, split, rows):
+    frame = load_stsb(split, stsb_dir)
+    assert len(frame) == rows
+    assert frame.score.between(0, 1).all()
+    assert frame.sentence1.str.contains('"').any() or split == "test"
+
+
+def test_first_dev_pair(stsb_dir):
+    first = load_stsb("dev", stsb_dir).iloc[0]
+    assert first.sentence1 == "A man with a hard hat is dancing."
+    assert first.score == pytest.approx(1.0)
+
+
+def _file(tmp_path, text):
+    (tmp_path / "sts-dev.csv").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_reads_quotes_literally(tmp_path):
+    line = 'g\tf\t2012\t0001\t2.5\tHe said "hi.\tShe said "bye".\n'
+    frame = load_stsb("dev", _file(tmp_path, line))
+    assert frame.sentence1[0] == 'He said "hi.' and frame.score[0] == 0.5
+
+
+@pytest.mark.parametrize("text, message", [
+    ("g\tf\t2012\t1\tNaN\ta\tb\n", "line 1: score 'NaN' is not a number between 0 and 5"),
+    ("g\tf\t2012\t1\t3.0\ta\tb\ng\tf\t2012\t2\t\ta\tb\n", "line 2: score ''"),
+    ("g\tf\t2012\t1\t7\ta\tb\n", "score '7'"),
+    ("g\tf\t2012\t1\t3.0\ta\n", "line 1 has 6 tab-separated fields"),
+    ("", "file is empty"),
+])
+def test_bad_files(tmp_path, text, message):
+    with pytest.raises(InputError) as err:
+        load_stsb("dev", _file(tmp_path, text))
+    assert message in str(err.value) and "sts-dev.csv" in str(err.value)
+
+
+def test_bad_split_and_missing_source(tmp_path, monkeypatch):
+    with pytest.raises(InputError, match="split='validation'"):
+        load_stsb("validation", tmp_path)
+    with pytest.raises(InputError, match="not found"):
+        load_stsb("dev", tmp_path)
+    monkeypatch.delenv("STSB_DIR", raising=False)
+    with pytest.raises(InputError, match="STSB_DIR"):
+        load_stsb("dev")
