@@ -15,12 +15,18 @@ import pandas as pd
 from nbhelpers import pairs as pairs_mod
 from nbhelpers.errors import InputError
 from nbhelpers.esco import Taxonomy, load_esco
+from nbhelpers.paths import project_root
 from nbhelpers.runs import DATA_DIR, record_step, sha256, staged_dir
 from nbhelpers.splits import SPLITS, Split, split_occupations
 
 STEP = "01_data_preparation"
 PAIR_COLUMNS = ("text1", "text2", "level", "score", "score_angular")
 RETRIEVAL_COLUMNS = ("query_id", "query", "passage_id", "passage")
+
+
+def sample_docs_dir() -> Path:
+    """Two short documents written for this project, to demonstrate documents -> QA pairs."""
+    return project_root() / "data" / "sample_docs"
 
 
 @dataclass
@@ -34,9 +40,9 @@ class PrepareConfig:
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     hold_out_groups: bool = True
     scores: dict[str, float] = field(default_factory=lambda: dict(pairs_mod.DEFAULT_SCORES))
-    docs_dir: str | None = None          # optional folder of .txt/.md/.pdf for QA pairs
+    docs_dir: str | None = "sample"      # .txt/.md/.pdf folder for QA pairs; "sample": data/sample_docs
     qa_method: str = "inverse-cloze"     # or "llm" (OpenAI-compatible endpoint)
-    qa_chunk_size: int = 800
+    qa_chunk_size: int = 400
     qa_overlap: int = 1
 
 
@@ -55,8 +61,9 @@ class Prepared:
 
     def counts(self) -> dict:
         return {
-            "occupations": self.occupations.split.value_counts().to_dict(),
-            "pairs": {s: p.level.value_counts().to_dict() for s, p in self.pairs.items()},
+            "occupations": self.occupations.split.value_counts().reindex(SPLITS).to_dict(),
+            "pairs": {s: p.level.value_counts().reindex(pairs_mod.LEVELS, fill_value=0).to_dict()
+                      for s, p in self.pairs.items()},
             "retrieval_pairs": {s: len(r) for s, r in self.retrieval.items()},
             "qa_pairs": 0 if self.qa is None else len(self.qa),
         }
@@ -84,9 +91,10 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
     if config.docs_dir:
         from nbhelpers.documents import documents_to_qa_pairs
 
+        folder = sample_docs_dir() if config.docs_dir == "sample" else config.docs_dir
         qa = pd.DataFrame(documents_to_qa_pairs(
-            config.docs_dir, chunk_size=config.qa_chunk_size, overlap=config.qa_overlap,
-            method=config.qa_method, seed=config.seed).pairs)
+            folder, chunk_size=config.qa_chunk_size, overlap=config.qa_overlap,
+            method=config.qa_method, seed=config.seed, progress=False).pairs)
     return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa), split
 
 
@@ -167,3 +175,25 @@ def read_checked_csv(path: str | Path, required) -> pd.DataFrame:
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
     return frame
+
+
+def main(argv=None) -> int:
+    """``python -m nbhelpers.prepare [--esco-dir DIR] [--run-dir DIR]``: print the counts."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m nbhelpers.prepare", description=main.__doc__)
+    parser.add_argument("--esco-dir", help="ESCO export folder (default: the sample)")
+    parser.add_argument("--pairs-per-level", type=int, default=PrepareConfig.pairs_per_level)
+    parser.add_argument("--run-dir", help="also write the datasets to this new run folder")
+    args = parser.parse_args(argv)
+    config = PrepareConfig(esco_dir=args.esco_dir, pairs_per_level=args.pairs_per_level)
+    taxonomy = load_esco(config.esco_dir)
+    prepared = (prepare_datasets(args.run_dir, config) if args.run_dir
+                else build_datasets(taxonomy, config)[0])
+    print(json.dumps({"source": taxonomy.summary(), **prepared.counts()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,3 +27,10 @@ def test_notebook_01_writes_datasets_and_manifest(series_run):
     assert (series_run / "01_data_preparation.ipynb").is_file()
     test_groups = set(prepared.occupations.query("split == 'test'").isco_group)
     assert not test_groups & set(prepared.occupations.query("split == 'train'").isco_group)
+
+
+def test_notebook_01_turns_the_sample_documents_into_qa_pairs(series_run):
+    qa = load_prepared(series_run).qa
+    assert qa is not None and len(qa) >= 5
+    assert set(qa.source) == {"careers_in_data.md", "nursing_and_care_roles.md"}
+    assert all(q not in p for q, p in zip(qa["query"], qa.passage))
