@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from nbhelpers.esco import Taxonomy
@@ -36,5 +37,92 @@ def plot_pair_levels(pairs: pd.DataFrame, levels):
     right.set_ylim(0, 1.05)
     right.tick_params(axis="x", rotation=30)
     right.legend(["cosine scale", "angular scale"], loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def similarity_matrix(encoder, texts) -> np.ndarray:
+    vectors = encoder.encode(list(texts))
+    return vectors @ vectors.T
+
+
+def _color_range(matrices) -> tuple[float, float]:
+    """A colour scale spanning the off-diagonal values, so models whose similarities all
+    sit high (BGE: 0.6-0.9) still show structure instead of one saturated colour."""
+    values = np.concatenate([m[~np.eye(len(m), dtype=bool)] for m in matrices])
+    low, high = float(values.min()), float(values.max())
+    pad = 0.05 * max(high - low, 1e-3)
+    return low - pad, min(1.0, high + pad)
+
+
+def plot_similarity(texts, encoder=None, *, matrix=None, title=None, ax=None, vrange=None):
+    """The tutorial's heatmap of pairwise cosine similarity, annotated with the values."""
+    import seaborn as sns
+
+    texts = list(texts)
+    matrix = similarity_matrix(encoder, texts) if matrix is None else np.asarray(matrix)
+    vmin, vmax = vrange or _color_range([matrix])
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.8 * len(texts) + 2, 0.65 * len(texts) + 1))
+    sns.heatmap(matrix, xticklabels=texts, yticklabels=texts, vmin=vmin, vmax=vmax,
+                cmap="YlOrRd", annot=True, fmt=".2f", annot_kws={"size": 8}, square=True,
+                cbar_kws={"shrink": 0.7}, ax=ax)
+    ax.tick_params(axis="x", rotation=90)
+    ax.set_title(title or f"Cosine similarity: {getattr(encoder, 'spec', '')}")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_similarity_grid(texts, encoders: dict, shared_scale: bool = False):
+    """Heatmaps side by side (e.g. before / after tuning), one per named encoder.
+
+    Each panel gets its own colour range unless ``shared_scale``, because two models'
+    similarities can sit in very different ranges.
+    """
+    texts = list(texts)
+    matrices = {name: similarity_matrix(enc, texts) for name, enc in encoders.items()}
+    shared = _color_range(list(matrices.values())) if shared_scale else None
+    size = 0.8 * len(texts) + 2
+    fig, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size * 0.85),
+                             squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        plot_similarity(texts, matrix=matrix, title=name, ax=ax, vrange=shared)
+    fig.tight_layout()
+    return fig
+
+
+def plot_metric_by_dim(table: pd.DataFrame, metric: str = "ndcg@10"):
+    """A retrieval metric against the truncation dimension, one line per model."""
+    rows = table[table.metric == metric].dropna(subset=["dim"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for model, group in rows.groupby("model", sort=False):
+        group = group.sort_values("dim")
+        ax.plot(group.dim, group.value, marker="o", label=model)
+    ax.set_xscale("log", base=2)
+    dims = sorted(rows.dim.unique())
+    ax.set_xticks(dims, [str(int(d)) for d in dims])
+    ax.set_xlabel("embedding dimensions kept")
+    ax.set_ylabel(metric)
+    ax.set_title(f"Retrieval {metric} by truncation dimension")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_level_similarity(table: pd.DataFrame, levels, targets: dict[str, float]):
+    """Mean cosine per relation level for each model, against the level's target."""
+    rows = table[table.metric.str.endswith("/mean_cosine")].assign(
+        level=lambda t: t.metric.str.split("/").str[0])
+    wide = rows.pivot_table(index="level", columns="model", values="value", sort=False)
+    wide = wide.reindex(levels)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    wide.plot.bar(ax=ax)
+    ax.plot(range(len(levels)), [targets[level] for level in levels], "k_", markersize=30,
+            markeredgewidth=2, label="target")
+    ax.set_ylabel("mean cosine")
+    ax.set_title("Mean similarity per relation level (black: graded target)")
+    ax.tick_params(axis="x", rotation=20)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

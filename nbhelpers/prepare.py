@@ -16,7 +16,7 @@ from nbhelpers import pairs as pairs_mod
 from nbhelpers.errors import InputError
 from nbhelpers.esco import Taxonomy, load_esco
 from nbhelpers.paths import project_root
-from nbhelpers.runs import DATA_DIR, record_step, sha256, staged_dir
+from nbhelpers.runs import DATA_DIR, latest_run_dir, new_run_dir, record_step, sha256, staged_dir
 from nbhelpers.splits import SPLITS, Split, split_occupations
 
 STEP = "01_data_preparation"
@@ -55,9 +55,17 @@ class Prepared:
     retrieval: dict[str, pd.DataFrame]        # split -> (query, passage) pairs
     qa: pd.DataFrame | None = None            # (query, passage) pairs from documents
 
-    def ir(self, split: str = "test"):
-        """``(queries, corpus, relevant_docs)`` for a split's retrieval evaluation."""
-        return pairs_mod.ir_dataset(self.retrieval[split])
+    def ir(self, split: str = "test", distractors: bool = True):
+        """``(queries, corpus, relevant_docs)`` for a split's retrieval evaluation.
+
+        With ``distractors`` the corpus also holds every other split's passages, so a query
+        must find its occupation among all of them, not only among the split's few.
+        """
+        others = {}
+        if distractors:
+            for frame in self.retrieval.values():
+                others.update(zip(frame.passage_id, frame.passage))
+        return pairs_mod.ir_dataset(self.retrieval[split], corpus=others)
 
     def counts(self) -> dict:
         return {
@@ -126,6 +134,24 @@ def save_prepared(run_dir: str | Path, prepared: Prepared, taxonomy: Taxonomy,
         outputs={p.name: sha256(p) for p in sorted(final.iterdir())},
         seconds=None if seconds is None else round(seconds, 2))
     return final
+
+
+def open_run(run_dir: str | Path | None = None, esco_dir: str | None = None) -> tuple[Path, Prepared]:
+    """The run folder a later notebook works in, with notebook 01's datasets.
+
+    ``run_dir=None`` takes the newest run under ``reports/`` that has datasets; if there is
+    none, or the given folder has none yet, the datasets are prepared there with defaults.
+    """
+    if run_dir is None:
+        run_dir = latest_run_dir()
+        if run_dir is None:
+            run_dir = new_run_dir()
+    run_dir = Path(run_dir)
+    if not (run_dir / DATA_DIR).is_dir():
+        print(f"no datasets in {run_dir}: preparing them with default parameters")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        prepare_datasets(run_dir, PrepareConfig(esco_dir=esco_dir))
+    return run_dir, load_prepared(run_dir)
 
 
 def load_prepared(run_dir: str | Path) -> Prepared:

@@ -21,6 +21,13 @@ HUB_DATASET = "sentence-transformers/stsb"
 _HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
 
 
+def default_source() -> str | None:
+    """``$STSB_DIR`` if set, else the hub dataset when online, else ``None`` (unavailable)."""
+    from nbhelpers.env import is_offline
+
+    return os.environ.get("STSB_DIR") or (None if is_offline() else "hub")
+
+
 def load_stsb(split: str = "dev", source: str | Path | None = None) -> pd.DataFrame:
     """STS-B pairs as columns ``sentence1, sentence2, score`` with ``score`` in [0, 1].
 

@@ -2,16 +2,22 @@
 each notebook wrote. nbval separately executes every notebook cell by cell."""
 import json
 
+import pandas as pd
 import pytest
 
 from nbhelpers import run
 from nbhelpers.prepare import load_prepared
 
 
+def _results(run_dir, name):
+    payload = json.loads((run_dir / "results" / f"{name}.json").read_text())
+    return pd.DataFrame(payload["records"]), payload
+
+
 @pytest.fixture(scope="module")
 def series_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("series")
-    paths = run.select(run.notebooks(), only=["01"])
+    paths = run.select(run.notebooks(), only=["01", "02"])
     run.run_series(paths, run_dir, overrides={"pairs_per_level": 60})
     return run_dir
 
@@ -34,3 +40,27 @@ def test_notebook_01_turns_the_sample_documents_into_qa_pairs(series_run):
     assert qa is not None and len(qa) >= 5
     assert set(qa.source) == {"careers_in_data.md", "nursing_and_care_roles.md"}
     assert all(q not in p for q, p in zip(qa["query"], qa.passage))
+
+
+def test_notebook_02_records_domain_and_retrieval_metrics_for_both_models(series_run):
+    table, payload = _results(series_run, "02_baseline")
+    assert payload["models"] == {"use-m3": {"dim": 512, "type": "TFHubEncoder"},
+                                 "minilm": {"dim": 384, "type": "STEncoder"}}
+    pairs = table[table.dataset == "esco-pairs"].set_index(["model", "metric"]).value
+    for model in ("use-m3", "minilm"):
+        assert 0.3 < pairs[model, "spearman"] < 0.95
+        assert pairs[model, "same_occupation/mean_cosine"] > pairs[model, "unrelated/mean_cosine"]
+    retrieval = table[table.dataset == "esco-retrieval"]
+    dims = retrieval.groupby("model").dim.apply(lambda d: sorted(set(d), reverse=True)).to_dict()
+    assert dims == {"use-m3": [512, 256, 128, 64], "minilm": [384, 256, 128, 64]}
+    assert set(retrieval.metric) == {"ndcg@10", "mrr@10", "recall@1", "recall@10", "map@100"}
+    ndcg = retrieval[retrieval.metric == "ndcg@10"].set_index(["model", "dim"]).value
+    assert 0.2 < ndcg["minilm", 384] < 1.0 and ndcg["use-m3", 512] > ndcg["use-m3", 64]
+
+
+def test_notebook_02_reproduces_the_published_sts_b_baselines(series_run, stsb_dir):
+    table, _ = _results(series_run, "02_baseline")
+    sts = table[table.dataset == "stsb"].set_index(["model", "split", "metric"]).value
+    assert sts["use-m3", "dev", "angular_pearson"] == pytest.approx(0.8317, abs=0.002)
+    assert sts["minilm", "test", "cosine_spearman"] == pytest.approx(0.8203, abs=0.002)
+    assert {"dev", "test"} <= set(table[table.dataset == "stsb"].split)

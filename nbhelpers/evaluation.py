@@ -1,0 +1,170 @@
+"""Metrics for any encoder, and the results files every notebook writes.
+
+* **STS benchmark**: Pearson and Spearman between model similarity and human scores, for
+  cosine and for angular similarity (Spearman is the same for both: the transform is monotone).
+* **Domain pairs**: Spearman and Pearson against the graded ESCO targets, overall; per level the
+  mean similarity and its mean absolute error to the level's target (within one level every
+  target is equal, so a correlation is undefined there).
+* **Retrieval**: nDCG@10, MRR@10, Recall@1/10 and MAP@100 with sentence-transformers'
+  ``InformationRetrievalEvaluator`` definitions, at each Matryoshka truncation dimension.
+
+Results are flat records ``{model, dataset, split, metric, dim, value}`` saved as
+``<run-dir>/results/<notebook>.json`` (schema in the README).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from nbhelpers.errors import InputError
+from nbhelpers.pairs import to_angular
+from nbhelpers.runs import RESULTS_DIR, write_json
+
+RETRIEVAL_METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "map@100")
+RESULTS_SCHEMA_VERSION = 1
+
+
+def truncate(vectors: np.ndarray, dim: int | None) -> np.ndarray:
+    """Keep the first ``dim`` components and re-normalise (Matryoshka truncation)."""
+    if dim is None or dim == vectors.shape[1]:
+        return vectors
+    if not 0 < dim <= vectors.shape[1]:
+        raise InputError(f"dim={dim}: the model's vectors have {vectors.shape[1]} dimensions; "
+                         f"expected 1 to {vectors.shape[1]}")
+    cut = vectors[:, :dim]
+    return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
+
+
+def check_dims(dims, model_dim: int) -> list[int]:
+    """Validate truncation dims against a model's output size (largest first)."""
+    dims = sorted({int(d) for d in dims}, reverse=True)
+    too_big = [d for d in dims if d > model_dim or d < 1]
+    if too_big:
+        raise InputError(f"dims={too_big}: the model outputs {model_dim} dimensions; "
+                         f"choose dims between 1 and {model_dim}")
+    return dims
+
+
+def pair_cosines(encoder, left, right) -> np.ndarray:
+    """Cosine similarity of each (left[i], right[i]); every distinct text is encoded once."""
+    texts = list(dict.fromkeys([*left, *right]))
+    index = {t: i for i, t in enumerate(texts)}
+    vectors = encoder.encode(texts)
+    a = vectors[[index[t] for t in left]]
+    b = vectors[[index[t] for t in right]]
+    return np.einsum("ij,ij->i", a, b)
+
+
+def correlations(similarity, gold) -> dict[str, float]:
+    return {"pearson": float(stats.pearsonr(similarity, gold)[0]),
+            "spearman": float(stats.spearmanr(similarity, gold)[0])}
+
+
+def sts_scores(encoder, frame: pd.DataFrame) -> dict[str, float]:
+    """STS-B scores of an encoder: ``{cosine,angular}_{pearson,spearman}``."""
+    cos = pair_cosines(encoder, frame.sentence1.tolist(), frame.sentence2.tolist())
+    out = {f"cosine_{k}": v for k, v in correlations(cos, frame.score).items()}
+    out.update({f"angular_{k}": v for k, v in correlations(to_angular(cos), frame.score).items()})
+    return out
+
+
+def pair_scores(encoder, pairs: pd.DataFrame) -> dict[str, float]:
+    """Domain pair scores against the cosine-scale ``score`` column (see module docstring)."""
+    if pairs.empty:
+        raise InputError("pairs: no rows to evaluate")
+    cos = pair_cosines(encoder, pairs.text1.tolist(), pairs.text2.tolist())
+    out = correlations(cos, pairs.score)
+    frame = pairs.assign(cosine=cos, error=np.abs(cos - pairs.score))
+    for level, group in frame.groupby("level", sort=False):
+        out[f"{level}/mean_cosine"] = float(group.cosine.mean())
+        out[f"{level}/mae"] = float(group.error.mean())
+    return out
+
+
+def retrieval_scores(encoder, queries: dict, corpus: dict, relevant: dict,
+                     dims=None) -> dict[int, dict[str, float]]:
+    """Retrieval metrics per truncation dim (``None``: the model's full size).
+
+    Queries and passages are encoded once at full size; each dim truncates and
+    re-normalises, as a Matryoshka model is used in practice.
+    """
+    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+    if not queries or not corpus:
+        raise InputError("retrieval: queries and corpus must not be empty")
+    judge = InformationRetrievalEvaluator(queries, corpus, relevant, mrr_at_k=[10],
+                                          ndcg_at_k=[10], accuracy_at_k=[1],
+                                          precision_recall_at_k=[1, 10], map_at_k=[100],
+                                          write_csv=False)
+    q_full = encoder.encode([queries[q] for q in judge.queries_ids], kind="query")
+    d_full = encoder.encode(judge.corpus, kind="document")
+    dims = check_dims(dims or [q_full.shape[1]], q_full.shape[1])
+    top = min(100, len(judge.corpus_ids))
+    results = {}
+    for dim in dims:
+        scores = truncate(q_full, dim) @ truncate(d_full, dim).T
+        best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+        hits = [[{"corpus_id": judge.corpus_ids[j], "score": float(row[j])} for j in idx]
+                for row, idx in zip(scores, best)]
+        metrics = judge.compute_metrics(hits)
+        results[dim] = {"ndcg@10": metrics["ndcg@k"][10], "mrr@10": metrics["mrr@k"][10],
+                        "recall@1": metrics["recall@k"][1], "recall@10": metrics["recall@k"][10],
+                        "map@100": metrics["map@k"][100]}
+    return {d: {k: float(v) for k, v in m.items()} for d, m in results.items()}
+
+
+def to_records(model: str, dataset: str, split: str, metrics: dict, dim: int | None = None):
+    """Flatten ``{metric: value}`` into result records."""
+    return [{"model": model, "dataset": dataset, "split": split, "metric": metric,
+             "dim": dim, "value": float(value)} for metric, value in metrics.items()]
+
+
+def retrieval_records(model: str, split: str, per_dim: dict, dataset: str = "esco-retrieval"):
+    return [r for dim, metrics in per_dim.items()
+            for r in to_records(model, dataset, split, metrics, dim)]
+
+
+def default_dims(model_dim: int) -> list[int]:
+    """Full size, then the usual Matryoshka sizes below it (768, 512, 256, 128, 64)."""
+    return [model_dim] + [d for d in (768, 512, 256, 128, 64) if d < model_dim]
+
+
+def evaluate_sts(encoders: dict, frames: dict[str, pd.DataFrame]) -> list[dict]:
+    """STS-B records for every encoder and split (``frames``: split -> pairs)."""
+    return [r for spec, enc in encoders.items() for split, frame in frames.items()
+            for r in to_records(spec, "stsb", split, sts_scores(enc, frame))]
+
+
+def evaluate_pairs(encoders: dict, pairs: pd.DataFrame, split: str = "test") -> list[dict]:
+    """Domain graded-pair records for every encoder."""
+    return [r for spec, enc in encoders.items()
+            for r in to_records(spec, "esco-pairs", split, pair_scores(enc, pairs))]
+
+
+def evaluate_retrieval(encoders: dict, ir: tuple, dims=None, split: str = "test") -> list[dict]:
+    """Retrieval records for every encoder at ``dims`` (``None``: :func:`default_dims`)."""
+    return [r for spec, enc in encoders.items()
+            for r in retrieval_records(spec, split, retrieval_scores(
+                enc, *ir, dims=dims or default_dims(enc.dim)))]
+
+
+def save_results(run_dir: str | Path, notebook: str, records: list[dict], **extra) -> Path:
+    """Write ``<run_dir>/results/<notebook>.json``; refuses to overwrite an earlier result."""
+    for i, record in enumerate(records):
+        missing = {"model", "dataset", "split", "metric", "dim", "value"} - set(record)
+        if missing:
+            raise InputError(f"records[{i}] lacks {sorted(missing)}")
+    payload = {"schema_version": RESULTS_SCHEMA_VERSION, "notebook": notebook,
+               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               "records": records, **extra}
+    return write_json(Path(run_dir) / RESULTS_DIR / f"{notebook}.json", payload)
+
+
+def results_table(records: list[dict]) -> pd.DataFrame:
+    """Records as a tidy DataFrame."""
+    return pd.DataFrame.from_records(records, columns=["model", "dataset", "split", "metric",
+                                                       "dim", "value"])

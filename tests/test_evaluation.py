@@ -1,0 +1,110 @@
+import json
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbhelpers import evaluation, plots
+from nbhelpers.errors import InputError
+
+matplotlib.use("Agg")
+
+
+class TableEncoder:
+    """Looks vectors up in a dict: metrics can be checked by hand."""
+
+    spec = "table"
+
+    def __init__(self, vectors):
+        self.vectors = {k: np.asarray(v, dtype=np.float32) for k, v in vectors.items()}
+        self.dim = len(next(iter(self.vectors.values())))
+
+    def encode(self, texts, kind="document"):
+        out = np.stack([self.vectors[t] for t in texts])
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_retrieval_metrics_of_a_known_ranking():
+    # q1's relevant passage d2 ranks second (d1 is closer); q2's ranks first.
+    enc = TableEncoder({"q1": [1, 0, 0], "q2": [0, 0, 1],
+                        "p1": [0.9, 0.1, 0], "p2": [0.7, 0.3, 0], "p3": [0, 0.1, 1]})
+    scores = evaluation.retrieval_scores(
+        enc, {"a": "q1", "b": "q2"}, {"d1": "p1", "d2": "p2", "d3": "p3"},
+        {"a": {"d2"}, "b": {"d3"}})[3]
+    assert scores["ndcg@10"] == pytest.approx((1 / math.log2(3) + 1) / 2)
+    assert scores["mrr@10"] == pytest.approx((0.5 + 1) / 2)
+    assert scores["recall@1"] == pytest.approx(0.5)
+    assert scores["recall@10"] == pytest.approx(1.0)
+    assert scores["map@100"] == pytest.approx((0.5 + 1) / 2)
+
+
+def test_truncation_changes_the_ranking_and_dims_are_checked():
+    # In full, q finds d1; keeping the first 2 dimensions, d2 wins.
+    enc = TableEncoder({"q": [1, 0, 1], "p1": [0, 0.1, 1], "p2": [1, 1, -1]})
+    result = evaluation.retrieval_scores(enc, {"a": "q"}, {"d1": "p1", "d2": "p2"},
+                                         {"a": {"d1"}}, dims=[3, 2])
+    assert result[3]["recall@1"] == 1.0 and result[2]["recall@1"] == 0.0
+    with pytest.raises(InputError, match=r"dims=\[4\]: the model outputs 3 dimensions"):
+        evaluation.retrieval_scores(enc, {"a": "q"}, {"d1": "p1"}, {"a": {"d1"}}, dims=[4])
+    vectors = evaluation.truncate(np.array([[3.0, 4.0, 12.0]]), 2)
+    np.testing.assert_allclose(vectors, [[0.6, 0.8]])
+
+
+def test_sts_scores_cosine_and_angular():
+    enc = TableEncoder({"a": [1, 0], "b": [1, 0], "c": [0.6, 0.8], "d": [0, 1]})
+    frame = pd.DataFrame({"sentence1": ["a", "a", "a"], "sentence2": ["b", "c", "d"],
+                          "score": [1.0, 0.5, 0.1]})
+    scores = evaluation.sts_scores(enc, frame)
+    assert scores["cosine_spearman"] == pytest.approx(1.0)
+    assert scores["angular_spearman"] == pytest.approx(1.0)
+    cos = np.array([1.0, 0.6, 0.0])
+    assert scores["cosine_pearson"] == pytest.approx(np.corrcoef(cos, frame.score)[0, 1])
+    angular = 1 - np.arccos(cos) / np.pi
+    assert scores["angular_pearson"] == pytest.approx(np.corrcoef(angular, frame.score)[0, 1])
+
+
+def test_pair_scores_overall_and_per_level():
+    enc = TableEncoder({"a": [1, 0], "b": [1, 0], "c": [0.6, 0.8], "d": [0, 1]})
+    pairs = pd.DataFrame({"text1": ["a", "a", "a"], "text2": ["b", "c", "d"],
+                          "score": [1.0, 0.7, 0.0],
+                          "level": ["same_occupation", "same_unit_group", "unrelated"]})
+    scores = evaluation.pair_scores(enc, pairs)
+    assert scores["spearman"] == pytest.approx(1.0)
+    assert scores["same_unit_group/mean_cosine"] == pytest.approx(0.6)
+    assert scores["same_unit_group/mae"] == pytest.approx(0.1)
+    assert scores["unrelated/mae"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(InputError, match="no rows"):
+        evaluation.pair_scores(enc, pairs.iloc[:0])
+
+
+def test_results_file_schema_and_no_overwrite(tmp_path):
+    records = evaluation.to_records("m", "stsb", "dev", {"cosine_pearson": 0.5})
+    records += evaluation.retrieval_records("m", "test", {64: {"ndcg@10": 0.25}})
+    path = evaluation.save_results(tmp_path, "02_baseline", records, seconds=1.0)
+    payload = json.loads(path.read_text())
+    assert path == tmp_path / "results" / "02_baseline.json"
+    assert payload["records"][1] == {"model": "m", "dataset": "esco-retrieval", "split": "test",
+                                     "metric": "ndcg@10", "dim": 64, "value": 0.25}
+    assert payload["schema_version"] == 1 and payload["seconds"] == 1.0
+    with pytest.raises(InputError, match="already exists"):
+        evaluation.save_results(tmp_path, "02_baseline", records)
+    with pytest.raises(InputError, match=r"records\[0\] lacks \['dataset', 'dim'"):
+        evaluation.save_results(tmp_path, "x", [{"model": "m"}])
+
+
+def test_default_dims():
+    assert evaluation.default_dims(384) == [384, 256, 128, 64]
+    assert evaluation.default_dims(768) == [768, 512, 256, 128, 64]
+
+
+def test_heatmap_returns_a_figure_with_an_unsaturated_scale():
+    texts = ["a", "b", "c"]
+    enc = TableEncoder({"a": [1, 0.1, 0], "b": [1, 0.2, 0.1], "c": [1, 0, 0.3]})  # all > 0.9
+    fig = plots.plot_similarity(texts, enc)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    mesh = fig.axes[0].collections[0]
+    assert mesh.norm.vmin > 0.8  # scale follows the data, not 0..1
+    grid = plots.plot_similarity_grid(texts, {"before": enc, "after": enc})
+    assert len([ax for ax in grid.axes if ax.get_title()]) == 2
