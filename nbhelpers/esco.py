@@ -177,7 +177,8 @@ def locate_titles(taxonomy: Taxonomy, titles=TUTORIAL_TITLES) -> pd.DataFrame:
     for title in titles:
         _, uri = by_label.get(title.lower(), (None, None))
         code = taxonomy.occupations.at[uri, "isco_group"] if uri else None
-        rows.append({"title": title, "occupation": uri and taxonomy.labels(uri)[0],
-                     **{f"{name.replace('_', '-')} group": code and f"{code[:n]} {taxonomy.group_label(code[:n])}"
-                        for n, name in sorted(LEVEL_NAMES.items(), reverse=True)}})
+        groups = {f"{name.replace('_', '-')} group":
+                  code and f"{code[:n]} {taxonomy.group_label(code[:n])}"
+                  for n, name in sorted(LEVEL_NAMES.items(), reverse=True)}
+        rows.append({"title": title, "occupation": uri and taxonomy.labels(uri)[0], **groups})
     return pd.DataFrame(rows).set_index("title")

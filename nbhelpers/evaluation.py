@@ -14,6 +14,7 @@ Results are flat records ``{model, dataset, split, metric, dim, value}`` saved a
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -92,29 +93,40 @@ def retrieval_scores(encoder, queries: dict, corpus: dict, relevant: dict,
     Queries and passages are encoded once at full size; each dim truncates and
     re-normalises, as a Matryoshka model is used in practice.
     """
+    judge = retrieval_judge(queries, corpus, relevant)
+    q_full, d_full = encode_retrieval(encoder, judge)
+    dims = check_dims(dims or [q_full.shape[1]], q_full.shape[1])
+    return {dim: ranking_metrics(judge, truncate(q_full, dim) @ truncate(d_full, dim).T)
+            for dim in dims}
+
+
+def retrieval_judge(queries: dict, corpus: dict, relevant: dict):
+    """sentence-transformers' ``InformationRetrievalEvaluator``, used for its metric code."""
     from sentence_transformers.evaluation import InformationRetrievalEvaluator
 
     if not queries or not corpus:
         raise InputError("retrieval: queries and corpus must not be empty")
-    judge = InformationRetrievalEvaluator(queries, corpus, relevant, mrr_at_k=[10],
-                                          ndcg_at_k=[10], accuracy_at_k=[1],
-                                          precision_recall_at_k=[1, 10], map_at_k=[100],
-                                          write_csv=False)
-    q_full = encoder.encode([queries[q] for q in judge.queries_ids], kind="query")
-    d_full = encoder.encode(judge.corpus, kind="document")
-    dims = check_dims(dims or [q_full.shape[1]], q_full.shape[1])
-    top = min(100, len(judge.corpus_ids))
-    results = {}
-    for dim in dims:
-        scores = truncate(q_full, dim) @ truncate(d_full, dim).T
-        best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
-        hits = [[{"corpus_id": judge.corpus_ids[j], "score": float(row[j])} for j in idx]
-                for row, idx in zip(scores, best)]
-        metrics = judge.compute_metrics(hits)
-        results[dim] = {"ndcg@10": metrics["ndcg@k"][10], "mrr@10": metrics["mrr@k"][10],
-                        "recall@1": metrics["recall@k"][1], "recall@10": metrics["recall@k"][10],
-                        "map@100": metrics["map@k"][100]}
-    return {d: {k: float(v) for k, v in m.items()} for d, m in results.items()}
+    return InformationRetrievalEvaluator(queries, corpus, relevant, mrr_at_k=[10], ndcg_at_k=[10],
+                                         accuracy_at_k=[1], precision_recall_at_k=[1, 10],
+                                         map_at_k=[100], write_csv=False)
+
+
+def encode_retrieval(encoder, judge) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size query and passage vectors, in the judge's order."""
+    return (encoder.encode(judge.queries, kind="query"),
+            encoder.encode(judge.corpus, kind="document"))
+
+
+def ranking_metrics(judge, scores: np.ndarray) -> dict[str, float]:
+    """nDCG@10, MRR@10, Recall@1/10, MAP@100 of a query x passage score matrix."""
+    top = min(100, scores.shape[1])
+    best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+    hits = [[{"corpus_id": judge.corpus_ids[j], "score": float(row[j])} for j in idx]
+            for row, idx in zip(scores, best)]
+    metrics = judge.compute_metrics(hits)
+    return {"ndcg@10": float(metrics["ndcg@k"][10]), "mrr@10": float(metrics["mrr@k"][10]),
+            "recall@1": float(metrics["recall@k"][1]), "recall@10": float(metrics["recall@k"][10]),
+            "map@100": float(metrics["map@k"][100])}
 
 
 def to_records(model: str, dataset: str, split: str, metrics: dict, dim: int | None = None):
@@ -162,6 +174,27 @@ def save_results(run_dir: str | Path, notebook: str, records: list[dict], **extr
                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "records": records, **extra}
     return write_json(Path(run_dir) / RESULTS_DIR / f"{notebook}.json", payload)
+
+
+def load_results(*run_dirs: str | Path) -> pd.DataFrame:
+    """Every ``results/*.json`` of the given run folders as one tidy table.
+
+    Adds ``notebook`` and ``run`` columns; a file that is not valid JSON or lacks records
+    raises :class:`InputError` naming it.
+    """
+    frames = []
+    for run_dir in run_dirs:
+        for path in sorted((Path(run_dir) / RESULTS_DIR).glob("*.json")):
+            try:
+                payload = json.loads(path.read_text(encoding="utf-8"))
+                records = payload["records"]
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise InputError(f"{path}: not a results file ({err})") from None
+            frames.append(results_table(records).assign(notebook=payload.get("notebook", path.stem),
+                                                        run=Path(run_dir).name))
+    if not frames:
+        raise InputError(f"no results/*.json in {[str(r) for r in run_dirs]}: run notebooks 02-04 first")
+    return pd.concat(frames, ignore_index=True)
 
 
 def results_table(records: list[dict]) -> pd.DataFrame:

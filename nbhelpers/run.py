@@ -4,7 +4,8 @@ Each numbered notebook in ``notebooks/`` is executed in order into a new
 ``reports/<run-id>/`` folder. Every notebook receives the shared ``run_dir`` and
 ``profile``, the profile's settings, and any ``-p name value`` override, but only the
 parameters it declares in its ``parameters`` cell. The first failing notebook stops the
-run and its executed copy (which shows the error) is named.
+run and its executed copy (which shows the error) is named. Each executed notebook is also
+exported to HTML, and ``index.html`` links them with the headline numbers.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import yaml
 
 from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
+from nbhelpers.report import PeakMemory, export_html, write_index
 from nbhelpers.runs import new_run_dir, record_step
 
 #: Settings each profile passes to the notebooks that declare them.
@@ -68,12 +70,17 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
         print(f"[{index}/{len(paths)}] {path.name} -> {output}", flush=True)
         start = time.perf_counter()
         try:
-            pm.execute_notebook(str(path), str(output), parameters=params, kernel_name=kernel,
-                                cwd=str(path.parent), progress_bar=True)
+            with PeakMemory() as memory:
+                pm.execute_notebook(str(path), str(output), parameters=params,
+                                    kernel_name=kernel, cwd=str(path.parent), progress_bar=True)
         except pm.PapermillExecutionError as err:
+            export_html(output)
             raise NotebookFailed(output, err) from None
         seconds = time.perf_counter() - start
-        record_step(run_dir, f"run:{path.stem}", parameters=params, seconds=round(seconds, 2))
+        record_step(run_dir, f"run:{path.stem}", parameters=params, seconds=round(seconds, 2),
+                    peak_memory_mb=round(memory.peak_mb, 1))
+        export_html(output)
+        print(f"    {seconds:.0f} s, peak memory {memory.peak_mb:.0f} MB", flush=True)
         executed.append(output)
     if unused:
         print(f"warning: no notebook declares parameter(s) {sorted(unused)}", file=sys.stderr)
@@ -118,11 +125,14 @@ def main(argv=None) -> int:
         else:
             run_dir = new_run_dir(args.run_id).resolve()
         start = time.perf_counter()
-        run_series(paths, run_dir, args.profile, overrides, args.kernel)
+        with PeakMemory() as memory:
+            run_series(paths, run_dir, args.profile, overrides, args.kernel)
     except (InputError, NotebookFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"\nDone in {time.perf_counter() - start:.0f} s. Report: {run_dir}")
+    index = write_index(run_dir, sorted(run_dir.glob("[0-9][0-9]_*.ipynb")))
+    print(f"\nDone in {time.perf_counter() - start:.0f} s, peak memory {memory.peak_mb:.0f} MB."
+          f"\nReport: {index}")
     return 0
 
 

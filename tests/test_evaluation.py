@@ -108,3 +108,19 @@ def test_heatmap_returns_a_figure_with_an_unsaturated_scale():
     assert mesh.norm.vmin > 0.8  # scale follows the data, not 0..1
     grid = plots.plot_similarity_grid(texts, {"before": enc, "after": enc})
     assert len([ax for ax in grid.axes if ax.get_title()]) == 2
+
+
+def test_load_results_reads_every_file_of_every_run(tmp_path):
+    for run in ("a", "b"):
+        evaluation.save_results(tmp_path / run, "02_baseline",
+                                evaluation.to_records("m", "stsb", "dev", {"cosine_pearson": 0.5}))
+    evaluation.save_results(tmp_path / "a", "03_siamese_use",
+                            evaluation.retrieval_records("t", "test", {64: {"ndcg@10": 0.3}}))
+    table = evaluation.load_results(tmp_path / "a", tmp_path / "b")
+    assert len(table) == 3 and set(table.run) == {"a", "b"}
+    assert set(table.notebook) == {"02_baseline", "03_siamese_use"}
+    (tmp_path / "a" / "results" / "broken.json").write_text("{")
+    with pytest.raises(InputError, match="broken.json: not a results file"):
+        evaluation.load_results(tmp_path / "a")
+    with pytest.raises(InputError, match="no results"):
+        evaluation.load_results(tmp_path / "empty")

@@ -1,6 +1,4 @@
 import json
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -53,4 +51,21 @@ def test_series_passes_parameters_and_stops_at_the_first_failure(tmp_path):
     assert "broken on purpose" in str(err.value) and str(run_dir / "02_bad.ipynb") in str(err.value)
     assert not (run_dir / "03_never.ipynb").exists()
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["steps"]["run:01_ok"]["parameters"] == {"run_dir": str(run_dir), "answer": 42}
+    step = manifest["steps"]["run:01_ok"]
+    assert step["parameters"] == {"run_dir": str(run_dir), "answer": 42}
+    assert step["peak_memory_mb"] > 10 and step["seconds"] > 0
+    assert (run_dir / "01_ok.html").is_file()
+    assert "broken on purpose" in (run_dir / "02_bad.html").read_text()
+
+
+def test_index_links_notebooks_and_shows_headline_numbers(tmp_path):
+    from nbhelpers.evaluation import retrieval_records, save_results, to_records
+    from nbhelpers.report import write_index
+
+    records = to_records("minilm", "esco-pairs", "test", {"spearman": 0.6123})
+    records += retrieval_records("minilm", "test", {384: {"ndcg@10": 0.5833}, 64: {"ndcg@10": 0.4}})
+    save_results(tmp_path, "02_baseline", records)
+    (tmp_path / "02_baseline_evaluation.ipynb").write_text("{}")
+    page = write_index(tmp_path, [tmp_path / "02_baseline_evaluation.ipynb"]).read_text()
+    assert 'href="02_baseline_evaluation.html"' in page
+    assert "0.6123" in page and "0.5833" in page and "0.4000" not in page

@@ -176,9 +176,11 @@ def test_contract_shape_dtype_unit_norm(use_m3):
 
 @pytest.mark.slow
 def test_use_m3_trainable_through_hub_keras_layer(use_m3_dir):
-    layer, grads = trainable_layer_gradients(use_m3_dir, ["A man plays a guitar.", "Ein Mann spielt Gitarre."])
+    layer, grads = trainable_layer_gradients(use_m3_dir,
+                                             ["A man plays a guitar.", "Ein Mann spielt Gitarre."])
     names = set(grads)
-    for prefix in ("token_table", "conv1_kernel_2", "conv2_kernel_5", "pool_kernel", "dan_d0", "dan_d3", "dan_p3"):
+    for prefix in ("token_table", "conv1_kernel_2", "conv2_kernel_5", "pool_kernel",
+                   "dan_d0", "dan_d3", "dan_p3"):
         matching = [n for n in names if n.startswith(prefix)]
         assert matching, f"no trainable weight named {prefix}*: {sorted(names)}"
         assert all(nonzero(grads[n]) for n in matching), f"zero or missing gradient for {prefix}"
