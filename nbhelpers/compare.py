@@ -1,0 +1,108 @@
+"""Notebook 05's comparisons: storage and speed per model, the best model per use, and a
+recommendation written from the numbers."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from nbhelpers.evaluation import (encode_retrieval, ranking_metrics, retrieval_judge,
+                                  truncate)
+
+PRECISIONS = ("float32", "int8", "binary")
+#: Bytes one vector component takes at each precision.
+BYTES_PER_COMPONENT = {"float32": 4.0, "int8": 1.0, "binary": 1 / 8}
+
+
+def quantized_scores(queries: np.ndarray, corpus: np.ndarray, precision: str) -> np.ndarray:
+    """Query x passage scores after quantising both sides as a vector store would.
+
+    int8 uses sentence-transformers' ``quantize_embeddings`` calibrated on the corpus and
+    ranks by dot product; binary keeps the sign bits and ranks by matching bits (Hamming).
+    """
+    from sentence_transformers import quantize_embeddings
+
+    if precision == "float32":
+        return queries @ corpus.T
+    if precision == "int8":
+        q = quantize_embeddings(queries, precision="int8", calibration_embeddings=corpus)
+        d = quantize_embeddings(corpus, precision="int8", calibration_embeddings=corpus)
+        return q.astype(np.float32) @ d.astype(np.float32).T
+    if precision == "binary":
+        bits = queries.shape[1]  # unpacking pads to whole bytes: cut the padding off
+        q = np.unpackbits(quantize_embeddings(queries, precision="ubinary"), axis=1, count=bits)
+        d = np.unpackbits(quantize_embeddings(corpus, precision="ubinary"), axis=1, count=bits)
+        q, d = q.astype(np.float32) * 2 - 1, d.astype(np.float32) * 2 - 1
+        return q @ d.T  # = bits - 2 * hamming distance
+    raise ValueError(f"precision={precision!r}: expected one of {PRECISIONS}")
+
+
+def storage_table(encoders: dict, ir: tuple, dims_by_model: dict) -> pd.DataFrame:
+    """Bytes per vector and the nDCG@10 kept, per model, dim and precision."""
+    judge = retrieval_judge(*ir)
+    rows = []
+    for spec, encoder in encoders.items():
+        q_full, d_full = encode_retrieval(encoder, judge)
+        for dim in dims_by_model[spec]:
+            q, d = truncate(q_full, dim), truncate(d_full, dim)
+            for precision in PRECISIONS:
+                metrics = ranking_metrics(judge, quantized_scores(q, d, precision))
+                rows.append({"model": spec, "dim": dim, "precision": precision,
+                             "bytes_per_text": dim * BYTES_PER_COMPONENT[precision],
+                             "ndcg@10": metrics["ndcg@10"]})
+    return pd.DataFrame(rows)
+
+
+def throughput(encoders: dict, texts: list[str], repeats: int = 2) -> pd.Series:
+    """Encode speed (texts/s, best of ``repeats``) of each encoder on the same texts."""
+    speeds = {}
+    for spec, encoder in encoders.items():
+        encoder.encode(texts[:16], progress=False)  # warm-up
+        best = min(_timed(encoder, texts) for _ in range(repeats))
+        speeds[spec] = len(texts) / best
+    return pd.Series(speeds, name="texts_per_second")
+
+
+def _timed(encoder, texts) -> float:
+    start = time.perf_counter()
+    encoder.encode(texts, progress=False)
+    return time.perf_counter() - start
+
+
+def best_per_use(results: pd.DataFrame) -> pd.DataFrame:
+    """The best model for similarity, retrieval at full size and retrieval at 64 dims."""
+    def pick(rows, use):
+        if rows.empty:
+            return {"use": use, "model": None, "value": np.nan}
+        best = rows.loc[rows.value.idxmax()]
+        return {"use": use, "model": best.model, "value": best.value, "dim": best.dim}
+
+    test = results[results.split == "test"]
+    retrieval = test[(test.dataset == "esco-retrieval") & (test.metric == "ndcg@10")]
+    full = retrieval[retrieval.dim == retrieval.groupby("model").dim.transform("max")]
+    return pd.DataFrame([
+        pick(test[(test.dataset == "esco-pairs") & (test.metric == "spearman")],
+             "job-title similarity (domain Spearman)"),
+        pick(full, "retrieval at full size (nDCG@10)"),
+        pick(retrieval[retrieval.dim == 64], "retrieval at 64 dims (nDCG@10)"),
+    ]).set_index("use")
+
+
+def recommendation(best: pd.DataFrame, storage: pd.DataFrame, tolerance: float = 0.02) -> str:
+    """A plain-language recommendation: the smallest (dim, precision) of the best retrieval
+    model that keeps nDCG@10 within ``tolerance`` of its full float32 score."""
+    model = best.loc["retrieval at full size (nDCG@10)", "model"]
+    if model is None or model not in set(storage.model):
+        return "Not enough results to recommend a model: run notebooks 02-04 first."
+    own = storage[storage.model == model]
+    reference = own[(own.dim == own.dim.max()) & (own.precision == "float32")]["ndcg@10"].iloc[0]
+    keeps = own[own["ndcg@10"] >= reference - tolerance].sort_values("bytes_per_text")
+    choice = keeps.iloc[0]
+    similarity = best.loc["job-title similarity (domain Spearman)"]
+    return (f"For retrieval in this domain deploy **{model}**: nDCG@10 {reference:.3f} at full size. "
+            f"Stored as **{choice.precision} at {int(choice.dim)} dimensions** "
+            f"({choice.bytes_per_text:g} bytes per text instead of {own.bytes_per_text.max():g}) it "
+            f"keeps nDCG@10 {choice['ndcg@10']:.3f}, within {tolerance} of full size. "
+            f"For job-title similarity (matching titles to titles) the best model is "
+            f"**{similarity.model}** (Spearman {similarity.value:.3f} on held-out occupation groups).")

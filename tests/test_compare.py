@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbhelpers import compare
+
+
+class RandomEncoder:
+    """Queries are noisy copies of their passages: retrieval works, and degrades with
+    coarser storage."""
+
+    def __init__(self, spec, dim, seed=0):
+        self.spec, self.dim = spec, dim
+        rng = np.random.default_rng(seed)
+        self.base = {f"p{i}": rng.normal(size=dim) for i in range(40)}
+        self.noise = {f"q{i}": rng.normal(size=dim) for i in range(40)}
+
+    def encode(self, texts, kind="document", progress=None):
+        rows = [self.base["p" + t[1:]] + 0.8 * self.noise[t] if t.startswith("q") else self.base[t]
+                for t in texts]
+        out = np.asarray(rows, dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def ir():
+    queries = {f"a{i}": f"q{i}" for i in range(40)}
+    corpus = {f"d{i}": f"p{i}" for i in range(40)}
+    return queries, corpus, {f"a{i}": {f"d{i}"} for i in range(40)}
+
+
+def test_quantized_scores_rank_like_float_when_signals_are_clear():
+    rng = np.random.default_rng(1)
+    corpus = rng.normal(size=(30, 64)).astype(np.float32)
+    queries = corpus[:5] + 0.05 * rng.normal(size=(5, 64)).astype(np.float32)
+    for precision in compare.PRECISIONS:
+        scores = compare.quantized_scores(queries, corpus, precision)
+        assert scores.shape == (5, 30)
+        assert (scores.argmax(axis=1) == np.arange(5)).all(), precision
+    binary = compare.quantized_scores(np.array([[1.0, -1.0, 1.0]]), np.array([[1.0, 1.0, 1.0]]), "binary")
+    assert binary[0, 0] == 1  # 3 bits, 1 differs: 3 - 2 * 1
+    with pytest.raises(ValueError, match="precision='float16'"):
+        compare.quantized_scores(queries, corpus, "float16")
+
+
+def test_storage_table_bytes_and_kept_quality(ir):
+    table = compare.storage_table({"m": RandomEncoder("m", 128)}, ir, {"m": [128, 64]})
+    assert len(table) == 6
+    row = table.set_index(["dim", "precision"]).loc
+    assert row[128, "float32"].bytes_per_text == 512
+    assert row[128, "int8"].bytes_per_text == 128
+    assert row[64, "binary"].bytes_per_text == 8
+    assert row[128, "float32"]["ndcg@10"] > 0.9
+    assert row[128, "float32"]["ndcg@10"] >= row[64, "binary"]["ndcg@10"]
+
+
+def test_best_per_use_and_recommendation(ir):
+    rows = [("base", "esco-pairs", "spearman", None, 0.6), ("tuned", "esco-pairs", "spearman", None, 0.7),
+            ("base", "esco-retrieval", "ndcg@10", 128, 0.8), ("base", "esco-retrieval", "ndcg@10", 64, 0.5),
+            ("tuned", "esco-retrieval", "ndcg@10", 128, 0.7), ("tuned", "esco-retrieval", "ndcg@10", 64, 0.65)]
+    results = pd.DataFrame(rows, columns=["model", "dataset", "metric", "dim", "value"]).assign(split="test")
+    best = compare.best_per_use(results)
+    assert best.model.tolist() == ["tuned", "base", "tuned"]
+    storage = compare.storage_table({"base": RandomEncoder("base", 128)}, ir, {"base": [128, 64]})
+    text = compare.recommendation(best, storage)
+    assert "**base**" in text and "bytes per text" in text and "**tuned**" in text
+
+
+def test_throughput_is_positive():
+    speeds = compare.throughput({"m": RandomEncoder("m", 8)}, ["p1", "p2", "q3"] * 10)
+    assert speeds["m"] > 0
