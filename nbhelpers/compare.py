@@ -2,17 +2,40 @@
 recommendation written from the numbers."""
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nbhelpers.evaluation import (encode_retrieval, ranking_metrics, retrieval_judge,
-                                  truncate)
+from nbhelpers.evaluation import (encode_retrieval, load_results, ranking_metrics, retrieval_judge,
+                                  to_records, truncate)
+from nbhelpers.runs import RESULTS_DIR
 
 PRECISIONS = ("float32", "int8", "binary")
 #: Bytes one vector component takes at each precision.
 BYTES_PER_COMPONENT = {"float32": 4.0, "int8": 1.0, "binary": 1 / 8}
+
+
+def collect_results(run_dir, other_run_dirs=()) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every result of the runs as one tidy table, and each model's loadable spec or path.
+
+    With several runs, model names are prefixed with the run name. A model evaluated by more
+    than one notebook keeps its first (lowest-numbered notebook's) value per metric.
+    """
+    runs = [Path(run_dir), *map(Path, other_run_dirs)]
+    table = load_results(*runs)
+    models = {}
+    for run in runs:
+        for path in sorted((run / RESULTS_DIR).glob("*.json")):
+            for spec, info in json.loads(path.read_text()).get("models", {}).items():
+                label = spec if len(runs) == 1 else f"{run.name}/{spec}"
+                models.setdefault(label, info.get("path") or spec)
+    if len(runs) > 1:
+        table["model"] = table.run + "/" + table.model
+    keys = ["model", "dataset", "split", "metric", "dim"]
+    return table.drop_duplicates(keys, keep="first").reset_index(drop=True), models
 
 
 def quantized_scores(queries: np.ndarray, corpus: np.ndarray, precision: str) -> np.ndarray:
@@ -70,6 +93,18 @@ def _timed(encoder, texts) -> float:
     return time.perf_counter() - start
 
 
+def comparison_records(storage: pd.DataFrame, speed: pd.Series) -> list[dict]:
+    """Storage and speed figures as result records."""
+    records = []
+    for row in storage.to_dict("records"):
+        metrics = {f"ndcg@10/{row['precision']}": row["ndcg@10"],
+                   f"bytes_per_text/{row['precision']}": row["bytes_per_text"]}
+        records += to_records(row["model"], "esco-retrieval", "test", metrics, int(row["dim"]))
+    for model, value in speed.items():
+        records += to_records(model, "speed", "test", {"texts_per_second": value})
+    return records
+
+
 def best_per_use(results: pd.DataFrame) -> pd.DataFrame:
     """The best model for similarity, retrieval at full size and retrieval at 64 dims."""
     def pick(rows, use):
@@ -99,10 +134,15 @@ def recommendation(best: pd.DataFrame, storage: pd.DataFrame, tolerance: float =
     reference = own[(own.dim == own.dim.max()) & (own.precision == "float32")]["ndcg@10"].iloc[0]
     keeps = own[own["ndcg@10"] >= reference - tolerance].sort_values("bytes_per_text")
     choice = keeps.iloc[0]
+    full_bytes = own.bytes_per_text.max()
+    if choice.bytes_per_text < full_bytes:
+        storage_advice = (f"Stored as **{choice.precision} at {int(choice.dim)} dimensions** "
+                          f"({choice.bytes_per_text:g} bytes per text instead of {full_bytes:g}) it keeps "
+                          f"nDCG@10 {choice['ndcg@10']:.3f}, within {tolerance} of full size.")
+    else:
+        storage_advice = (f"Store it at full size in float32 ({full_bytes:g} bytes per text): every "
+                          f"smaller dimension or precision loses more than {tolerance} nDCG@10.")
     similarity = best.loc["job-title similarity (domain Spearman)"]
     return (f"For retrieval in this domain deploy **{model}**: nDCG@10 {reference:.3f} at full size. "
-            f"Stored as **{choice.precision} at {int(choice.dim)} dimensions** "
-            f"({choice.bytes_per_text:g} bytes per text instead of {own.bytes_per_text.max():g}) it "
-            f"keeps nDCG@10 {choice['ndcg@10']:.3f}, within {tolerance} of full size. "
-            f"For job-title similarity (matching titles to titles) the best model is "
+            f"{storage_advice} For job-title similarity (matching titles to titles) the best model is "
             f"**{similarity.model}** (Spearman {similarity.value:.3f} on held-out occupation groups).")

@@ -126,3 +126,39 @@ def plot_level_similarity(table: pd.DataFrame, levels, targets: dict[str, float]
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_generalisation_vs_domain(table: pd.DataFrame, sts=("dev", "angular_pearson")):
+    """Each model as a point: STS-B (general English) against domain pair Spearman."""
+    split, metric = sts
+    general = table[(table.dataset == "stsb") & (table.split == split) & (table.metric == metric)]
+    domain = table[(table.dataset == "esco-pairs") & (table.split == "test") & (table.metric == "spearman")]
+    points = pd.merge(general.groupby("model").value.first().rename("general"),
+                      domain.groupby("model").value.first().rename("domain"),
+                      left_index=True, right_index=True)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.scatter(points.general, points.domain, s=60)
+    for model, row in points.iterrows():
+        ax.annotate(model, (row.general, row.domain), textcoords="offset points", xytext=(6, 4))
+    ax.set_xlabel(f"STS-B {split} {metric} (general English)")
+    ax.set_ylabel("domain pair Spearman (held-out groups)")
+    ax.set_title("Generalisation vs domain fit: up is better, left is forgetting")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_storage_tradeoff(storage: pd.DataFrame):
+    """nDCG@10 against bytes per stored vector, one line per model and precision."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (model, precision), group in storage.groupby(["model", "precision"], sort=False):
+        group = group.sort_values("bytes_per_text")
+        ax.plot(group.bytes_per_text, group["ndcg@10"], marker="o", label=f"{model} {precision}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("bytes per stored vector (log scale)")
+    ax.set_ylabel("nDCG@10 (test)")
+    ax.set_title("Storage vs retrieval quality")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -69,3 +69,37 @@ def test_best_per_use_and_recommendation(ir):
 def test_throughput_is_positive():
     speeds = compare.throughput({"m": RandomEncoder("m", 8)}, ["p1", "p2", "q3"] * 10)
     assert speeds["m"] > 0
+
+
+def test_collect_results_merges_runs_and_finds_model_paths(tmp_path):
+    from nbhelpers.evaluation import save_results, to_records
+
+    save_results(tmp_path / "r1", "02_baseline", to_records("minilm", "stsb", "dev", {"x": 0.5}),
+                 models={"minilm": {"dim": 384}})
+    save_results(tmp_path / "r1", "04_matryoshka", to_records("minilm", "stsb", "dev", {"x": 0.6})
+                 + to_records("tuned", "stsb", "dev", {"x": 0.7}),
+                 models={"tuned": {"dim": 384, "path": "/models/tuned"}})
+    table, models = compare.collect_results(tmp_path / "r1")
+    assert models == {"minilm": "minilm", "tuned": "/models/tuned"}
+    assert table.set_index("model").value.to_dict() == {"minilm": 0.5, "tuned": 0.7}
+    save_results(tmp_path / "r2", "02_baseline", to_records("minilm", "stsb", "dev", {"x": 0.4}),
+                 models={"minilm": {"dim": 384}})
+    table, models = compare.collect_results(tmp_path / "r1", [tmp_path / "r2"])
+    assert set(models) == {"r1/minilm", "r1/tuned", "r2/minilm"} and len(table) == 3
+
+
+def test_comparison_records(ir):
+    storage = compare.storage_table({"m": RandomEncoder("m", 16)}, ir, {"m": [16]})
+    records = compare.comparison_records(storage, pd.Series({"m": 123.0}))
+    by_metric = {(r["metric"], r["dim"]): r["value"] for r in records}
+    assert by_metric["bytes_per_text/binary", 16] == 2 and by_metric["texts_per_second", None] == 123.0
+    assert len(records) == 3 * 2 + 1
+
+
+def test_recommendation_without_a_cheaper_option():
+    best = pd.DataFrame({"model": ["m", "m", "m"], "value": [0.6, 0.8, 0.5], "dim": [None, 16, 8]},
+                        index=["job-title similarity (domain Spearman)", "retrieval at full size (nDCG@10)",
+                               "retrieval at 64 dims (nDCG@10)"])
+    storage = pd.DataFrame({"model": "m", "dim": [16, 16, 8], "precision": ["float32", "binary", "float32"],
+                            "bytes_per_text": [64, 2, 32], "ndcg@10": [0.8, 0.3, 0.5]})
+    assert "Store it at full size in float32 (64 bytes per text)" in compare.recommendation(best, storage)
