@@ -145,6 +145,16 @@ def default_dims(model_dim: int) -> list[int]:
     return [model_dim] + [d for d in (768, 512, 256, 128, 64) if d < model_dim]
 
 
+def forgetting_scores(encoder, val_pairs: pd.DataFrame, test_pairs: pd.DataFrame,
+                      sts_dev: pd.DataFrame | None) -> dict[str, float]:
+    """What the forgetting guard weighs: domain Spearman on validation (to choose with) and
+    test (to report), and STS-B dev angular Pearson (NaN when STS-B is unavailable)."""
+    return {"domain_val_spearman": pair_scores(encoder, val_pairs)["spearman"],
+            "domain_test_spearman": pair_scores(encoder, test_pairs)["spearman"],
+            "stsb_dev_pearson": (np.nan if sts_dev is None
+                                 else sts_scores(encoder, sts_dev)["angular_pearson"])}
+
+
 def evaluate_sts(encoders: dict, frames: dict[str, pd.DataFrame]) -> list[dict]:
     """STS-B records for every encoder and split (``frames``: split -> pairs)."""
     return [r for spec, enc in encoders.items() for split, frame in frames.items()

@@ -162,3 +162,43 @@ def plot_storage_tradeoff(storage: pd.DataFrame):
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def plot_training_history(history: pd.DataFrame, best_epoch: int | None = None):
+    """Training and validation loss per epoch; the restored epoch marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(history.epoch, history.loss, marker="o", label="train loss")
+    ax.plot(history.epoch, history.val_loss, marker="o", label="validation loss")
+    if best_epoch:
+        ax.axvline(best_epoch, color="grey", linestyle="--", label=f"restored: epoch {best_epoch}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (angular scale)")
+    ax.set_xticks(history.epoch)
+    ax.set_title("Siamese training")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_alpha_sweep(sweep: pd.DataFrame, base_sts: float | None, tolerance: float,
+                     chosen: float, domain: str = "domain_test_spearman"):
+    """Domain score against STS-B dev Pearson for each interpolation weight alpha."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    has_sts = sweep.stsb_dev_pearson.notna().all()
+    x = sweep.stsb_dev_pearson if has_sts else sweep.alpha
+    ax.plot(x, sweep[domain], marker="o")
+    for xi, yi, alpha in zip(x, sweep[domain], sweep.alpha):
+        ax.annotate(f"α={alpha:g}" + (" (chosen)" if alpha == chosen else ""), (xi, yi),
+                    textcoords="offset points", xytext=(6, -12 if alpha == chosen else 4),
+                    fontweight="bold" if alpha == chosen else "normal")
+    if has_sts and base_sts is not None:
+        ax.axvline(base_sts - tolerance, color="red", linestyle="--",
+                   label=f"STS-B floor: base − {tolerance}")
+        ax.legend()
+    ax.set_xlabel("STS-B dev Pearson (angular)" if has_sts else "alpha")
+    ax.set_ylabel(domain.replace("_", " "))
+    ax.set_title("θ = (1−α)·base + α·tuned: domain gain vs forgetting")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

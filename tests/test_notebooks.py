@@ -83,3 +83,24 @@ def test_notebook_05_compares_storage_and_speed_and_recommends(series_run):
     assert size["use-m3", 512] == 512 and size["minilm", 64] == 64
     assert (table[table.metric == "texts_per_second"].value > 0).all()
     assert payload["recommendation"].startswith("For retrieval in this domain deploy")
+
+
+def test_notebook_03_trains_guards_and_saves_reloadable_models(series_run):
+    table, payload = _results(series_run, "03_siamese_use")
+    assert set(table.model) == {"use-m3", "use-m3-tuned", "use-m3-merged"}
+    history = payload["training"]["history"]
+    assert len(history["loss"]) == len(history["val_loss"]) >= 1
+    assert payload["training"]["samples_per_second"] > 0
+    guard = payload["forgetting_guard"]
+    assert guard["alpha"] in [row["alpha"] for row in guard["sweep"]]
+    for name in ("use-m3-tuned", "use-m3-merged"):
+        assert (series_run / "models" / name / "saved_model.pb").is_file()
+    sts = table[(table.dataset == "stsb") & (table.split == "dev") & (table.metric == "angular_pearson")]
+    if guard["guarded"]:  # the chosen blend kept STS-B within the tolerance, also after reloading
+        by_model = sts.set_index("model").value
+        tolerance = payload["training"]["config"]["sts_tolerance"]
+        assert by_model["use-m3-merged"] >= by_model["use-m3"] - tolerance - 1e-4
+    chosen = next(r for r in guard["sweep"] if r["alpha"] == guard["alpha"])
+    merged = table[(table.model == "use-m3-merged") & (table.dataset == "esco-pairs")
+                   & (table.metric == "spearman")].value.iloc[0]
+    assert merged == pytest.approx(chosen["domain_test_spearman"], abs=1e-4)  # saved == in memory

@@ -1,0 +1,315 @@
+"""Siamese fine-tuning of a TF Hub sentence encoder, after the original USE tutorial (notebook 03).
+
+One encoder (a ``hub.KerasLayer`` with ``trainable=True``) embeds both texts of a pair; the
+cosine of the two vectors (``Dot(normalize=True)``), clipped to ±0.99999, becomes an angular
+similarity ``1 - arccos(cos)/pi``, trained with MSE against the pairs' angular targets and
+Adam (learning rate 1e-5, beta_2 0.9999, clipnorm 1.0), as in the tutorial. What the tutorial
+got wrong is fixed here: validation uses the group-disjoint validation split, early stopping
+watches ``val_loss`` and restores the best weights, training data is reshuffled every epoch
+and seeds are fixed.
+
+Fine-tuning can make a model forget general English. The guard: snapshot the base weights,
+interpolate ``theta = (1 - alpha) * base + alpha * tuned`` for a few ``alpha``, and keep the
+``alpha`` with the best domain score whose STS-B dev Pearson stays within a tolerance of the
+base model's (``alpha_sweep``, ``choose_alpha``). ``save_encoder`` writes the result as a
+TF Hub-format SavedModel that ``resolve_model`` and ``hub.KerasLayer`` load.
+
+Speed: the USE token table (128,000 x 512) is trainable. Its gradient stays sparse
+(``IndexedSlices``, clipped as such by ``clipnorm``), but Adam still decays its moments and
+moves every row at every step, so a step costs about half a second on 2 CPU cores whatever
+the batch size; larger batches train more pairs per second.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+import tensorflow_hub as hub
+
+from nbhelpers import env
+from nbhelpers.errors import InputError
+from nbhelpers.models import OFFLINE_CHOICES, Encoder
+
+#: Cosines are clipped to this before arccos, whose gradient is infinite at ±1.
+COSINE_CLIP = 0.99999
+PAIR_COLUMNS = ("text1", "text2")
+#: Offline handles a hub.KerasLayer can load (the other offline models are PyTorch).
+LAYER_OFFLINE_CHOICES = tuple(c for c in OFFLINE_CHOICES if c in ("use-m3", "a local SavedModel folder"))
+
+
+@dataclass
+class SiameseConfig:
+    """Training and forgetting-guard settings; the defaults are the quick, sample-data ones."""
+
+    model: str = "use-m3"
+    epochs: int = 3
+    batch_size: int = 32
+    patience: int = 1
+    learning_rate: float = 1e-5
+    beta_1: float = 0.9
+    beta_2: float = 0.9999
+    epsilon: float = 1e-7
+    clipnorm: float = 1.0
+    alphas: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    sts_tolerance: float = 0.01
+    seed: int = 42
+
+    @classmethod
+    def full(cls, **changes) -> "SiameseConfig":
+        """Settings for the real ESCO export (prepared with ``pairs_per_level=2000``)."""
+        return cls(**{"epochs": 6, "batch_size": 64, "patience": 2, **changes})
+
+    def adam(self) -> dict:
+        """The optimizer settings, as ``build_siamese_model`` takes them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in ("learning_rate", "beta_1", "beta_2", "epsilon", "clipnorm")}
+
+
+def load_encoder_layer(handle: str | Path = "use-m3", trainable: bool = True) -> hub.KerasLayer:
+    """A ``hub.KerasLayer`` for ``"use-m3"``, a SavedModel folder or a TF Hub URL."""
+    import tensorflow_text  # noqa: F401  (registers the SentencePiece ops USE needs)
+
+    text = str(handle)
+    if text == "use-m3":
+        from nbhelpers.use_savedmodel import use_m3_path
+
+        text = str(use_m3_path())
+    elif text.startswith(("http://", "https://")):
+        if env.is_offline():
+            raise InputError(f"model {handle!r} needs internet (it is downloaded from TF Hub), but the series "
+                             f"is offline (HF_HUB_OFFLINE=1). "
+                             f"Offline choices: {', '.join(LAYER_OFFLINE_CHOICES)}. Go online "
+                             "with nbhelpers.env.configure(offline=False) or make run ONLINE=1")
+    elif (Path(text).expanduser() / "saved_model.pb").is_file():
+        text = str(Path(text).expanduser())
+    else:
+        raise InputError(f"model {handle!r}: not a SavedModel folder (no saved_model.pb), "
+                         f"nor a TF Hub URL; offline choices: {', '.join(LAYER_OFFLINE_CHOICES)}")
+    try:
+        layer = hub.KerasLayer(text, trainable=trainable, name="encoder")
+    except Exception as err:
+        raise InputError(f"model {handle!r}: could not load it as a TF Hub layer "
+                         f"({type(err).__name__}: {err})") from err
+    if trainable and not layer.trainable_weights:
+        raise InputError(f"model {handle!r} has no trainable variables: fine-tuning it would "
+                         "silently train nothing. Use a SavedModel that exposes "
+                         "`trainable_variables` (TF Hub reusable SavedModel format)")
+    return layer
+
+
+def angular_similarity(cosine: tf.Tensor) -> tf.Tensor:
+    """``1 - arccos(cos)/pi`` in [0, 1]; the cosine is clipped to ±0.99999 to keep gradients finite."""
+    return 1.0 - tf.acos(tf.clip_by_value(cosine, -COSINE_CLIP, COSINE_CLIP)) / math.pi
+
+
+def build_siamese_model(encoder_layer: hub.KerasLayer, learning_rate: float = 1e-5,
+                        beta_1: float = 0.9, beta_2: float = 0.9999, epsilon: float = 1e-7,
+                        clipnorm: float = 1.0) -> tf.keras.Model:
+    """The tutorial's siamese network, compiled: two texts -> one shared encoder -> angular similarity.
+
+    ::
+
+        text_a ─┐                 ┌─ vector_a ─┐
+                ├─ encoder_layer ─┤            ├─ cosine ─ angular_similarity
+        text_b ─┘   (shared)      └─ vector_b ─┘
+    """
+    text_a = tf.keras.Input(shape=(), dtype=tf.string, name="text_a")
+    text_b = tf.keras.Input(shape=(), dtype=tf.string, name="text_b")
+    cosine = tf.keras.layers.Dot(axes=-1, normalize=True, name="cosine")(
+        [encoder_layer(text_a), encoder_layer(text_b)])
+    similarity = tf.keras.layers.Lambda(angular_similarity, name="angular_similarity")(cosine)
+    model = tf.keras.Model([text_a, text_b], similarity, name="siamese")
+    model.compile(loss="mse", optimizer=tf.keras.optimizers.Adam(
+        learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+        clipnorm=clipnorm))
+    return model
+
+
+def pairs_dataset(pairs: pd.DataFrame, batch_size: int, shuffle: bool = False,
+                  seed: int | None = None, target: str = "score_angular",
+                  name: str = "pairs") -> tf.data.Dataset:
+    """Batches of ``({"text_a", "text_b"}, target)``; reshuffled every epoch when ``shuffle``.
+
+    ``name`` is the parameter or split the frame came from, for error messages.
+    """
+    missing = [c for c in (*PAIR_COLUMNS, target) if c not in pairs.columns]
+    if missing:
+        raise InputError(f"{name}: missing column(s) {missing}; found {list(pairs.columns)}")
+    if pairs.empty:
+        raise InputError(f"{name}: no pairs (an empty split?); training and validation "
+                         "each need at least one pair")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size={batch_size!r}: expected a positive int")
+    values = pd.to_numeric(pairs[target], errors="coerce")
+    bad = values.isna() | ~values.between(0.0, 1.0)
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{name}: row {pairs.index[row]!r} ({pairs.text1.iloc[row]!r} / "
+                         f"{pairs.text2.iloc[row]!r}): {target} {pairs[target].iloc[row]!r} "
+                         "is not a number in [0, 1]")
+    texts = {"text_a": pairs.text1.astype(str).to_numpy(), "text_b": pairs.text2.astype(str).to_numpy()}
+    data = tf.data.Dataset.from_tensor_slices((texts, values.to_numpy(np.float32)))
+    if shuffle:
+        data = data.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclass
+class TrainResult:
+    """What ``train_siamese`` did: per-epoch losses, the restored epoch and the speed."""
+
+    history: pd.DataFrame        # epoch (1-based), loss, val_loss
+    best_epoch: int              # 1-based epoch whose weights the model now holds
+    seconds: float               # wall time of fit, validation passes included
+    samples_per_second: float    # training pairs per second of that wall time
+
+
+def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: pd.DataFrame, *,
+                  epochs: int, batch_size: int, patience: int, log_dir: str | Path,
+                  seed: int = 42, target: str = "score_angular", verbose: int = 1) -> TrainResult:
+    """Fit on ``train_pairs``, validate on ``val_pairs``, stop early and keep the best epoch.
+
+    TensorBoard logs go to ``log_dir`` (put it in the run folder). Seeds are fixed with
+    ``tf.keras.utils.set_random_seed(seed)``; the training pairs are reshuffled every epoch.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InputError(f"epochs={epochs!r}: expected a positive int")
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise InputError(f"patience={patience!r}: expected an int >= 0")
+    tf.keras.utils.set_random_seed(seed)
+    train = pairs_dataset(train_pairs, batch_size, shuffle=True, seed=seed, target=target,
+                          name="train_pairs")
+    val = pairs_dataset(val_pairs, batch_size, target=target, name="val_pairs")
+    stopper = tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                               restore_best_weights=True)
+    board = tf.keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
+                                           profile_batch=0)
+    start = time.perf_counter()
+    fit = model.fit(train, validation_data=val, epochs=epochs, callbacks=[stopper, board],
+                    verbose=verbose)
+    seconds = time.perf_counter() - start
+    history = pd.DataFrame({"epoch": np.arange(1, len(fit.history["loss"]) + 1),
+                            "loss": fit.history["loss"], "val_loss": fit.history["val_loss"]})
+    return TrainResult(history=history, best_epoch=stopper.best_epoch + 1, seconds=seconds,
+                       samples_per_second=len(history) * len(train_pairs) / seconds)
+
+
+class LayerEncoder(Encoder):
+    """An in-memory ``hub.KerasLayer`` (e.g. while it trains) as an :class:`Encoder`."""
+
+    batch_size = 256
+
+    def __init__(self, layer: hub.KerasLayer, spec: str = "siamese-tuned"):
+        self.layer = layer
+        self.spec = spec
+        self.dim = int(layer(tf.constant(["probe"])).shape[-1])
+
+    def _encode_batch(self, texts, kind):
+        return self.layer(tf.constant(texts), training=False).numpy()
+
+
+def snapshot_weights(layer: hub.KerasLayer) -> list[np.ndarray]:
+    """Copies of the layer's variables (take one of the base model before training)."""
+    return [np.array(w.numpy(), copy=True) for w in layer.weights]
+
+
+def interpolate(layer: hub.KerasLayer, base: list[np.ndarray], tuned: list[np.ndarray],
+                alpha: float) -> None:
+    """Set the layer's weights to ``(1 - alpha) * base + alpha * tuned`` (alpha in [0, 1])."""
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(f"alpha={alpha!r}: expected a number in [0, 1]")
+    if not len(base) == len(tuned) == len(layer.weights):
+        raise InputError(f"interpolate: the layer has {len(layer.weights)} variables, base "
+                         f"{len(base)} and tuned {len(tuned)}; snapshot the same layer")
+    for var, b, t in zip(layer.weights, base, tuned):
+        if b.shape != var.shape or t.shape != var.shape:
+            raise InputError(f"interpolate: {var.name} has shape {tuple(var.shape)}, base "
+                             f"{b.shape}, tuned {t.shape}; snapshot the same layer")
+        var.assign((1.0 - alpha) * b + alpha * t)
+
+
+def alpha_sweep(layer: hub.KerasLayer, base: list[np.ndarray], tuned: list[np.ndarray],
+                alphas, evaluate) -> pd.DataFrame:
+    """Scores at each ``alpha``: one row ``{alpha, **evaluate(encoder)}`` per alpha.
+
+    ``evaluate`` takes an :class:`Encoder` and returns a dict such as ``{"domain_spearman":
+    ..., "stsb_dev_pearson": ...}`` (NaN or None when STS-B is unavailable). The layer ends
+    at the tuned weights (alpha = 1); apply a chosen alpha with :func:`interpolate`.
+    """
+    alphas = [float(a) for a in alphas]
+    if not alphas:
+        raise InputError("alphas: expected at least one value in [0, 1]")
+    rows = []
+    try:
+        for alpha in alphas:
+            interpolate(layer, base, tuned, alpha)
+            rows.append({"alpha": alpha, **evaluate(LayerEncoder(layer))})
+    finally:
+        interpolate(layer, base, tuned, 1.0)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class AlphaChoice:
+    """The chosen interpolation weight, whether the STS-B guard applied, and why."""
+
+    alpha: float
+    guarded: bool
+    reason: str
+
+
+def choose_alpha(sweep: pd.DataFrame, base_sts: float | None, tolerance: float = 0.01,
+                 domain: str = "domain_spearman", sts: str = "stsb_dev_pearson") -> AlphaChoice:
+    """The alpha with the best ``domain`` score whose ``sts`` stays >= ``base_sts - tolerance``.
+
+    alpha = 0 (the base weights) always qualifies. Without STS-B scores (``base_sts`` None or
+    NaN, or the column missing or NaN) the guard cannot apply: the best domain alpha is taken
+    and ``guarded`` is False. Ties go to the smaller alpha (closer to the base model).
+    """
+    missing = [c for c in ("alpha", domain) if c not in sweep.columns]
+    if missing or sweep.empty:
+        raise InputError(f"sweep: expected rows with columns alpha, {domain}; "
+                         f"found {list(sweep.columns)} and {len(sweep)} row(s)")
+    if tolerance < 0:
+        raise InputError(f"tolerance={tolerance!r}: expected a number >= 0")
+    ordered = sweep.sort_values("alpha", kind="stable")
+    sts_values = ordered[sts] if sts in ordered else pd.Series(np.nan, index=ordered.index)
+    if base_sts is None or np.isnan(base_sts) or sts_values.isna().all():
+        best = ordered.loc[ordered[domain].idxmax()]
+        return AlphaChoice(float(best.alpha), False,
+                           f"STS-B unavailable: the forgetting guard was not applied; alpha="
+                           f"{best.alpha:g} has the best {domain} ({best[domain]:.4f})")
+    floor = base_sts - tolerance
+    allowed = ordered[(sts_values >= floor) | (ordered.alpha == 0.0)]
+    if allowed.empty:
+        return AlphaChoice(0.0, True, f"no swept alpha kept {sts} >= {floor:.4f} (base "
+                                      f"{base_sts:.4f} - {tolerance}); keeping the base weights")
+    best = allowed.loc[allowed[domain].idxmax()]
+    return AlphaChoice(float(best.alpha), True,
+                       f"alpha={best.alpha:g}: best {domain} ({best[domain]:.4f}) among alphas "
+                       f"with {sts} >= {floor:.4f} (base {base_sts:.4f} - {tolerance}); "
+                       f"its {sts} is {best[sts]:.4f}")
+
+
+def save_encoder(layer: hub.KerasLayer, path: str | Path) -> Path:
+    """Write the layer's current weights as a TF Hub-format SavedModel at a new folder ``path``.
+
+    The folder loads with ``hub.KerasLayer(path, trainable=True)`` and
+    ``nbhelpers.models.resolve_model(path)``. It is written under a temporary sibling name and
+    renamed; an existing folder is never overwritten.
+    """
+    from nbhelpers.use_savedmodel import _save_atomically
+
+    try:
+        # The layer's loaded object keeps the TF Hub contract (__call__, variables,
+        # trainable_variables, regularization_losses) and holds the trained variables.
+        return _save_atomically(layer.resolved_object, Path(path))
+    except FileExistsError as err:
+        raise InputError(f"{path} already exists; save the encoder to a new folder "
+                         "(an earlier model is never overwritten)") from err

@@ -1,0 +1,275 @@
+"""Siamese fine-tuning (nbhelpers.siamese): model, angular transform, training, merge, saving.
+
+Everything but the last test uses the tiny SavedModel (16-d, same contract as USE-m3).
+"""
+from __future__ import annotations
+
+import math
+
+import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+import tensorflow_hub as hub
+
+from nbhelpers import siamese
+from nbhelpers.errors import InputError
+from nbhelpers.models import resolve_model
+from nbhelpers.use_savedmodel import build_tiny_savedmodel
+
+WORDS = ["nurse", "care", "software", "developer", "truck", "driver", "teacher", "school",
+         "welder", "metal", "baker", "bread", "pilot", "aircraft", "farmer", "crops"]
+#: A learning rate that moves the tiny model visibly in a few steps (the tutorial's is 1e-5).
+TINY_LR = 0.05
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return build_tiny_savedmodel(tmp_path_factory.mktemp("tiny") / "model", dim=16, seed=0)
+
+
+@pytest.fixture
+def tiny_layer(tiny_dir):
+    return siamese.load_encoder_layer(tiny_dir)
+
+
+def tiny_pairs(n: int = 48, seed: int = 0) -> pd.DataFrame:
+    """Two-word texts; a pair sharing a word has angular target 1.0, otherwise 0.5."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        a, b, c = rng.choice(WORDS, 3, replace=False)
+        text2 = f"{a} {c}" if i % 2 == 0 else f"{c} {rng.choice(WORDS)}"
+        shared = bool({a, b} & set(text2.split()))
+        rows.append((f"{a} {b}", text2, 1.0 if shared else 0.5))
+    return pd.DataFrame(rows, columns=["text1", "text2", "score_angular"])
+
+
+def model_loss(model, pairs: pd.DataFrame):
+    inputs = {"text_a": tf.constant(pairs.text1.tolist()), "text_b": tf.constant(pairs.text2.tolist())}
+    prediction = model(inputs, training=True)
+    return model.compute_loss(y=tf.constant(pairs.score_angular.to_numpy(np.float32)),
+                              y_pred=prediction), prediction
+
+
+def test_siamese_model_is_the_tutorials_and_trains_the_encoder(tiny_layer):
+    model = siamese.build_siamese_model(tiny_layer, **siamese.SiameseConfig().adam())
+    assert [(i.name, i.dtype, tuple(i.shape)) for i in model.inputs] == [
+        ("text_a", tf.string, (None,)), ("text_b", tf.string, (None,))]
+    settings = model.optimizer.get_config()
+    assert (settings["beta_1"], settings["beta_2"], settings["clipnorm"]) == (0.9, 0.9999, 1.0)
+    assert math.isclose(settings["learning_rate"], 1e-5, rel_tol=1e-6)
+    assert math.isclose(settings["epsilon"], 1e-7, rel_tol=1e-6)
+    with tf.GradientTape() as tape:
+        loss, prediction = model_loss(model, tiny_pairs(8))
+    grads = tape.gradient(loss, tiny_layer.trainable_weights)
+    assert len(grads) == 3
+    for weight, grad in zip(tiny_layer.trainable_weights, grads):
+        assert grad is not None and np.any(tf.convert_to_tensor(grad).numpy() != 0), weight.name
+    values = prediction.numpy()
+    assert values.shape == (8, 1) and np.all((values >= 0) & (values <= 1))
+
+
+def test_angular_similarity_values_and_finite_gradients():
+    cosine = tf.constant([1.0, 0.0, -1.0, 0.5])
+    with tf.GradientTape() as tape:
+        tape.watch(cosine)
+        angular = siamese.angular_similarity(cosine)
+    np.testing.assert_allclose(angular.numpy()[:3], [1.0, 0.5, 0.0], atol=2e-3)
+    assert angular.numpy()[0] < 1.0 and angular.numpy()[2] > 0.0  # clipped, not exact
+    np.testing.assert_allclose(angular.numpy()[3], 1 - math.acos(0.5) / math.pi, rtol=1e-6)
+    grads = tape.gradient(angular, cosine).numpy()
+    assert np.all(np.isfinite(grads)) and grads[1] > 0 and grads[3] > 0
+
+
+def test_training_lowers_the_loss_and_restores_the_best_epoch(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR)
+    train = tiny_pairs(48, seed=1)
+    # Validation targets are flipped: learning the training pairs makes validation worse, so
+    # epoch 1 is the best and its weights must be back in the model after epoch 2.
+    val = train.assign(score_angular=1.5 - train.score_angular)
+    result = siamese.train_siamese(model, train, val, epochs=2, batch_size=8, patience=5,
+                                   log_dir=tmp_path / "logs", seed=0, verbose=0)
+    history = result.history
+    assert list(history.columns) == ["epoch", "loss", "val_loss"] and list(history.epoch) == [1, 2]
+    assert history.loss[1] < history.loss[0] and history.val_loss[1] > history.val_loss[0]
+    assert result.best_epoch == 1
+    assert result.seconds > 0 and result.samples_per_second > 0
+    assert list((tmp_path / "logs").rglob("events.out.tfevents*")), "no TensorBoard logs"
+    restored = model.evaluate(siamese.pairs_dataset(val, 8), verbose=0)
+    assert math.isclose(restored, history.val_loss[0], rel_tol=1e-4)
+
+
+def test_training_is_reproducible_with_a_seed(tiny_dir, tmp_path):
+    losses = []
+    for run in range(2):
+        model = siamese.build_siamese_model(siamese.load_encoder_layer(tiny_dir),
+                                            learning_rate=TINY_LR)
+        result = siamese.train_siamese(model, tiny_pairs(32), tiny_pairs(16, seed=3), epochs=2,
+                                       batch_size=8, patience=1, log_dir=tmp_path / str(run),
+                                       seed=7, verbose=0)
+        losses.append(result.history.loss.tolist())
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+
+
+def test_bad_training_data_is_rejected_by_name(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer)
+    train = tiny_pairs(8)
+    kwargs = {"epochs": 1, "batch_size": 4, "patience": 1, "log_dir": tmp_path, "verbose": 0}
+    with pytest.raises(InputError, match="val_pairs: no pairs"):
+        siamese.train_siamese(model, train, train.iloc[:0], **kwargs)
+    for bad in (1.5, float("nan"), -0.1, "high"):
+        frame = train.astype({"score_angular": object})
+        frame.loc[3, "score_angular"] = bad
+        with pytest.raises(InputError, match=r"train_pairs: row 3 .*score_angular .*not a number in \[0, 1\]"):
+            siamese.train_siamese(model, frame, train, **kwargs)
+    with pytest.raises(InputError, match=r"missing column\(s\) \['score_angular'\]"):
+        siamese.pairs_dataset(train.drop(columns="score_angular"), 4)
+    with pytest.raises(InputError, match="batch_size"):
+        siamese.pairs_dataset(train, 0)
+
+
+def test_pairs_dataset_reshuffles_every_epoch_reproducibly():
+    pairs = tiny_pairs(32)
+
+    def epochs(data, n=2):
+        return [[t.decode() for batch, _ in data for t in batch["text_a"].numpy()] for _ in range(n)]
+
+    first, second = epochs(siamese.pairs_dataset(pairs, 8, shuffle=True, seed=1))
+    assert first != second and sorted(first) == sorted(second) == sorted(pairs.text1)
+    assert epochs(siamese.pairs_dataset(pairs, 8, shuffle=True, seed=1), 1)[0] == first
+    assert epochs(siamese.pairs_dataset(pairs, 8), 1)[0] == pairs.text1.tolist()
+
+
+def test_interpolation_endpoints_midpoint_and_sweep(tiny_layer):
+    base = siamese.snapshot_weights(tiny_layer)
+    tuned = [b * 2.0 + 1.0 for b in base]
+    for alpha, expected in ((0.0, base), (1.0, tuned)):
+        siamese.interpolate(tiny_layer, base, tuned, alpha)
+        assert all(np.array_equal(w.numpy(), e) for w, e in zip(tiny_layer.weights, expected))
+    siamese.interpolate(tiny_layer, base, tuned, 0.5)
+    for w, b, t in zip(tiny_layer.weights, base, tuned):
+        np.testing.assert_allclose(w.numpy(), (b + t) / 2, rtol=1e-6)
+    with pytest.raises(InputError, match="alpha"):
+        siamese.interpolate(tiny_layer, base, tuned, 1.5)
+
+    seen = []
+    bias = next(i for i, w in enumerate(tiny_layer.weights) if w.shape.rank == 1)
+
+    def evaluate(encoder):
+        seen.append(encoder.encode(["nurse care"])[0])
+        return {"domain_spearman": float(tiny_layer.weights[bias].numpy()[0]),
+                "stsb_dev_pearson": float("nan")}
+
+    sweep = siamese.alpha_sweep(tiny_layer, base, tuned, (0, 0.5, 1), evaluate)
+    assert list(sweep.columns) == ["alpha", "domain_spearman", "stsb_dev_pearson"]
+    bias = base[bias][0]
+    np.testing.assert_allclose(sweep.domain_spearman, [bias, 1.5 * bias + 0.5, 2 * bias + 1], rtol=1e-6)
+    assert not np.allclose(seen[0], seen[2])  # the encoder really used the interpolated weights
+    assert all(np.array_equal(w.numpy(), t) for w, t in zip(tiny_layer.weights, tuned))
+
+
+def sweep_frame(domain, sts):
+    return pd.DataFrame({"alpha": [0.0, 0.25, 0.5, 0.75, 1.0], "domain_spearman": domain,
+                         "stsb_dev_pearson": sts})
+
+
+def test_choose_alpha_respects_the_sts_tolerance():
+    sweep = sweep_frame([0.60, 0.65, 0.70, 0.74, 0.76], [0.830, 0.828, 0.8205, 0.815, 0.80])
+    choice = siamese.choose_alpha(sweep, base_sts=0.83, tolerance=0.01)
+    assert (choice.alpha, choice.guarded) == (0.5, True) and "0.8200" in choice.reason
+    assert siamese.choose_alpha(sweep, base_sts=0.83, tolerance=0.05).alpha == 1.0
+    assert siamese.choose_alpha(sweep, base_sts=0.83, tolerance=0.0).alpha == 0.0
+    # alpha = 0 qualifies even when measurement noise puts it just under the floor
+    noisy = sweep_frame([0.60, 0.65, 0.70, 0.74, 0.76], [0.8190, 0.70, 0.70, 0.70, 0.70])
+    assert siamese.choose_alpha(noisy, base_sts=0.83, tolerance=0.01).alpha == 0.0
+    # ties go to the smaller alpha
+    flat = sweep_frame([0.60, 0.70, 0.70, 0.70, 0.70], [0.83] * 5)
+    assert siamese.choose_alpha(flat, base_sts=0.83).alpha == 0.25
+    # without alpha = 0 in the sweep and nothing within tolerance: the base weights
+    assert siamese.choose_alpha(noisy.iloc[1:], base_sts=0.83).alpha == 0.0
+
+
+def test_choose_alpha_without_sts_says_the_guard_was_not_applied():
+    sweep = sweep_frame([0.60, 0.65, 0.70, 0.74, 0.72], [float("nan")] * 5)
+    for frame, base_sts in ((sweep, 0.83), (sweep, None), (sweep.drop(columns="stsb_dev_pearson"), None),
+                            (sweep_frame([0.60, 0.65, 0.70, 0.74, 0.72], [0.83] * 5), float("nan"))):
+        choice = siamese.choose_alpha(frame, base_sts=base_sts)
+        assert (choice.alpha, choice.guarded) == (0.75, False)
+        assert "not applied" in choice.reason
+    with pytest.raises(InputError, match="domain_spearman"):
+        siamese.choose_alpha(sweep.drop(columns="domain_spearman"), base_sts=0.83)
+    with pytest.raises(InputError, match="tolerance"):
+        siamese.choose_alpha(sweep, base_sts=0.83, tolerance=-0.1)
+
+
+def test_layer_encoder_matches_the_layer(tiny_layer):
+    encoder = siamese.LayerEncoder(tiny_layer, spec="tiny")
+    texts = ["nurse care", "", "software developer"]
+    vectors = encoder.encode(texts)
+    assert encoder.dim == 16 and vectors.shape == (3, 16) and vectors.dtype == np.float32
+    np.testing.assert_allclose(vectors, tiny_layer(tf.constant(texts)).numpy(), atol=1e-6)
+
+
+def test_saved_encoder_round_trip(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR)
+    before = siamese.snapshot_weights(tiny_layer)
+    model.fit(siamese.pairs_dataset(tiny_pairs(8), 8), epochs=1, verbose=0)
+    assert not all(np.array_equal(b, w.numpy()) for b, w in zip(before, tiny_layer.weights))
+    texts = ["nurse care", "truck driver", "", "welder of metal"]
+    expected = tiny_layer(tf.constant(texts)).numpy()
+
+    path = siamese.save_encoder(tiny_layer, tmp_path / "tuned")
+    assert path == tmp_path / "tuned" and [p.name for p in tmp_path.iterdir()] == ["tuned"]
+    reloaded = hub.KerasLayer(str(path), trainable=True)
+    assert len(reloaded.trainable_weights) == 3
+    np.testing.assert_allclose(reloaded(tf.constant(texts)).numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(resolve_model(path).encode(texts), expected, atol=1e-5)
+    with pytest.raises(InputError, match="already exists"):
+        siamese.save_encoder(tiny_layer, path)
+
+
+def test_load_encoder_layer_errors_name_the_handle(tmp_path, monkeypatch):
+    class Constant(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, texts):
+            return tf.ones([tf.shape(texts)[0], 4]) * 0.5
+
+    tf.saved_model.save(Constant(), str(tmp_path / "frozen"))
+    with pytest.raises(InputError, match="frozen.*no trainable variables.*train nothing"):
+        siamese.load_encoder_layer(tmp_path / "frozen")
+    assert siamese.load_encoder_layer(tmp_path / "frozen", trainable=False) is not None
+
+    with pytest.raises(InputError, match="nowhere.*not a SavedModel folder"):
+        siamese.load_encoder_layer(tmp_path / "nowhere")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "saved_model.pb").write_bytes(b"not a model")
+    with pytest.raises(InputError, match="broken.*could not load"):
+        siamese.load_encoder_layer(tmp_path / "broken")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    url = "https://tfhub.dev/google/universal-sentence-encoder-multilingual/3"
+    with pytest.raises(InputError, match="multilingual/3.*needs internet.*use-m3.*SavedModel folder"):
+        siamese.load_encoder_layer(url)
+
+
+def test_full_preset_keeps_the_tutorials_optimizer():
+    quick, full = siamese.SiameseConfig(), siamese.SiameseConfig.full()
+    assert full.adam() == quick.adam()
+    assert full.epochs > quick.epochs
+    assert siamese.SiameseConfig.full(epochs=1).epochs == 1
+
+
+@pytest.mark.slow
+def test_one_training_step_changes_use_m3():
+    layer = siamese.load_encoder_layer("use-m3")
+    model = siamese.build_siamese_model(layer)
+    pairs = pd.DataFrame({"text1": ["software developer", "registered nurse", "truck driver", "baker"],
+                          "text2": ["programmer", "nurse", "accountant", "pastry cook"],
+                          "score_angular": [1.0, 1.0, 0.5, 0.7468]})
+    watched = {w.name: w for w in layer.trainable_weights
+               if w.name.split(":")[0] in ("dan_d0", "pool_kernel", "conv1_kernel_3", "token_table")}
+    before = {name: w.numpy().copy() for name, w in watched.items()}
+    model.fit(siamese.pairs_dataset(pairs, 4), epochs=1, verbose=0)
+    for name, w in watched.items():
+        assert not np.array_equal(before[name], w.numpy()), f"{name} did not change"
