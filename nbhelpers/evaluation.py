@@ -155,10 +155,24 @@ def forgetting_scores(encoder, val_pairs: pd.DataFrame, test_pairs: pd.DataFrame
                                  else sts_scores(encoder, sts_dev)["angular_pearson"])}
 
 
-def evaluate_sts(encoders: dict, frames: dict[str, pd.DataFrame]) -> list[dict]:
-    """STS-B records for every encoder and split (``frames``: split -> pairs)."""
-    return [r for spec, enc in encoders.items() for split, frame in frames.items()
-            for r in to_records(spec, "stsb", split, sts_scores(enc, frame))]
+def evaluate_sts(encoders: dict, frames: dict[str, pd.DataFrame], known: list[dict] = ()) -> list[dict]:
+    """STS-B records for every encoder and split (``frames``: split -> pairs).
+
+    ``known`` records (e.g. a base model's scores from notebook 02's results, same data and
+    model) are reused instead of encoding STS-B again for that model and split.
+    """
+    out = []
+    for spec, enc in encoders.items():
+        for split, frame in frames.items():
+            done = [r for r in known if (r["model"], r["dataset"], r["split"]) == (spec, "stsb", split)]
+            out += done or to_records(spec, "stsb", split, sts_scores(enc, frame))
+    return out
+
+
+def earlier_records(run_dir: str | Path, notebook: str = "02_baseline") -> list[dict]:
+    """The records an earlier notebook of the run saved (empty if it has not run)."""
+    path = Path(run_dir) / RESULTS_DIR / f"{notebook}.json"
+    return json.loads(path.read_text())["records"] if path.exists() else []
 
 
 def evaluate_pairs(encoders: dict, pairs: pd.DataFrame, split: str = "test") -> list[dict]:

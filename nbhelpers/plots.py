@@ -202,3 +202,15 @@ def plot_alpha_sweep(sweep: pd.DataFrame, base_sts: float | None, tolerance: flo
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_loss_curve(losses: pd.DataFrame, title: str = "Training loss"):
+    """Training loss per logging step (columns ``step``, ``loss``)."""
+    fig, ax = plt.subplots(figsize=(6, 3.3))
+    ax.plot(losses.step, losses.loss, marker=".")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

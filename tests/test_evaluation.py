@@ -124,3 +124,16 @@ def test_load_results_reads_every_file_of_every_run(tmp_path):
         evaluation.load_results(tmp_path / "a")
     with pytest.raises(InputError, match="no results"):
         evaluation.load_results(tmp_path / "empty")
+
+
+def test_sts_scores_known_from_an_earlier_notebook_are_reused(tmp_path):
+    enc = TableEncoder({"a": [1, 0], "b": [0.6, 0.8], "c": [0, 1]})
+    frame = pd.DataFrame({"sentence1": ["a", "a"], "sentence2": ["b", "c"], "score": [0.9, 0.1]})
+    known = evaluation.to_records("base", "stsb", "dev", {"angular_pearson": 0.123})
+    evaluation.save_results(tmp_path, "02_baseline", known)
+    records = evaluation.evaluate_sts({"base": enc, "tuned": enc}, {"dev": frame},
+                                      known=evaluation.earlier_records(tmp_path))
+    by_model = evaluation.results_table(records).groupby("model").value.apply(list).to_dict()
+    assert by_model["base"] == [0.123]          # reused, not recomputed
+    assert len(by_model["tuned"]) == 4          # computed: cosine/angular x pearson/spearman
+    assert evaluation.earlier_records(tmp_path / "nothing") == []
