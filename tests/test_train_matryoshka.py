@@ -1,0 +1,290 @@
+"""Matryoshka training (nbhelpers.train_matryoshka) on tiny slices of the sample, with MiniLM."""
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from datasets import Dataset
+
+from nbhelpers import train_matryoshka as tm
+from nbhelpers.errors import InputError
+from nbhelpers.prepare import PrepareConfig, build_datasets
+
+#: Settings that keep a training call to a few seconds.
+FAST = {"batch_size": 8, "max_steps": 2, "max_seq_length": 32, "eval_batch_size": 64,
+        "logging_steps": 1, "patience": None, "progress": False, "learning_rate": 1e-4}
+
+
+@pytest.fixture(scope="module")
+def prepared(sample):
+    return build_datasets(sample, PrepareConfig())[0]
+
+
+@pytest.fixture(scope="module")
+def base_model():
+    return tm.load_base_model("minilm")[0]
+
+
+@pytest.fixture
+def model(base_model):
+    return copy.deepcopy(base_model)
+
+
+@pytest.fixture(scope="module")
+def tiny_ir(prepared):
+    """20 validation queries over their passages plus 30 training passages as distractors."""
+    val = prepared.retrieval["validation"].head(20)
+    train = prepared.retrieval["train"].drop_duplicates("passage_id").head(30)
+    queries = dict(zip(val.query_id, val["query"]))
+    corpus = {**dict(zip(train.passage_id, train.passage)), **dict(zip(val.passage_id, val.passage))}
+    relevant = {q: {p} for q, p in zip(val.query_id, val.passage_id)}
+    return queries, corpus, relevant
+
+
+@pytest.fixture(scope="module")
+def tiny_train(prepared):
+    rows = prepared.retrieval["train"].head(32)
+    return pd.DataFrame({"anchor": rows["query"], "positive": rows.passage})
+
+
+def config(tmp_path, **changes):
+    return tm.MatryoshkaConfig(**{**FAST, "output_dir": str(tmp_path / "out"), **changes})
+
+
+# ------------------------------------------------------------------ arguments and metric keys
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU settings")
+def test_training_arguments_on_cpu(tmp_path):
+    cfg = tm.MatryoshkaConfig()
+    args = tm.training_arguments(cfg, tmp_path / "out" / "checkpoints", "eval_dim_64_cosine_ndcg@10")
+    assert not args.bf16 and not args.fp16 and not args.tf32
+    assert "fused" not in str(args.optim)
+    assert args.dataloader_pin_memory is False
+    assert args.output_dir == str(tmp_path / "out" / "checkpoints")
+    assert args.load_best_model_at_end and args.greater_is_better
+    assert args.metric_for_best_model == "eval_dim_64_cosine_ndcg@10"
+    assert str(args.batch_sampler.value) == "no_duplicates"
+    assert args.save_total_limit == cfg.save_total_limit
+    assert args.eval_strategy == args.save_strategy == "epoch"
+    scored = tm.training_arguments(tm.MatryoshkaConfig(loss="cosent", eval_steps=5), tmp_path, "k")
+    assert str(scored.batch_sampler.value) == "batch_sampler"
+    assert scored.eval_steps == scored.save_steps == 5
+
+
+def test_metric_key_is_one_the_evaluator_produces(model, tiny_ir):
+    evaluator = tm.build_evaluator(tiny_ir, [384, 128, 64])
+    keys = tm.evaluator_metric_keys(evaluator, model.similarity_fn_name)
+    key = tm.metric_key(tm.MatryoshkaConfig(), [384, 128, 64])
+    assert key == "eval_dim_64_cosine_ndcg@10" and key in keys
+    assert tm.metric_key(tm.MatryoshkaConfig(metric_dim=128, metric="mrr@10"), [384, 64]) \
+        == "eval_dim_128_cosine_mrr@10"
+    produced = {f"eval_{k}" for k in evaluator(model)}       # the trainer adds "eval_"
+    assert produced == set(keys)
+    with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
+        tm.check_metric_key("eval_dim_64_ndcg@10", keys)
+
+
+def test_shared_encodings_give_the_plain_evaluators_metrics(model, tiny_ir):
+    shared = tm.build_evaluator(tiny_ir, [384, 64])(model)
+    plain = tm.build_evaluator(tiny_ir, [384, 64], share_encodings=False)(model)
+    assert shared.keys() == plain.keys()
+    assert all(abs(shared[k] - plain[k]) < 1e-6 for k in plain)
+
+
+def test_metric_mismatch_raises_before_training(tmp_path, model, tiny_train, tiny_ir, monkeypatch):
+    from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the trainer was built although the metric key is wrong")
+
+    monkeypatch.setattr(SentenceTransformerTrainer, "__init__", no_training)
+    for changes in ({"metric_dim": 100}, {"metric_for_best_model": "eval_dim_64_ndcg@10"},
+                    {"metric": "ndcg@5"}):
+        with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
+            tm.train_matryoshka(config(tmp_path, **changes), train_data=tiny_train, eval_ir=tiny_ir,
+                                model=model)
+
+
+# ------------------------------------------------------------------ the loss menu
+
+
+@pytest.mark.parametrize("name", list(tm.LOSSES))
+def test_every_loss_builds_with_the_columns_it_needs(name, model, prepared):
+    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+
+    cfg = tm.MatryoshkaConfig(loss=name, max_train_samples=6, max_seq_length=32)
+    loss = tm.build_loss(model, name, dims=[384, 128, 64], config=cfg)
+    assert isinstance(loss, MatryoshkaLoss) and loss.matryoshka_dims == (384, 128, 64)
+    assert not isinstance(tm.build_loss(model, name, dims=None, config=cfg), MatryoshkaLoss)
+    frame = tm.training_frame(prepared, cfg)
+    columns = list(tm.LOSSES[name][0])
+    if name == "triplet":  # negatives come from mining
+        assert list(frame.columns) == ["anchor", "positive"]
+        with pytest.raises(InputError, match="negative.*hard_negatives=True"):
+            tm.to_dataset(frame, name)
+        frame = frame.assign(negative=frame.positive.iloc[::-1].to_numpy())
+    data = tm.to_dataset(frame, name)
+    assert data.column_names == columns and len(data) == 6
+    texts = [c for c in columns if c not in ("score", "label")]
+    features = [model.tokenize(data[c]) for c in texts]
+    labels = torch.tensor(data[columns[-1]], dtype=torch.float) if len(texts) < len(columns) else None
+    value = loss(features, labels)
+    assert torch.isfinite(value)
+
+
+def test_scored_and_labelled_rows(prepared):
+    scored = tm.training_frame(prepared, tm.MatryoshkaConfig(loss="cosent", max_train_samples=None))
+    assert scored.score.between(0, 1).all() and scored.score.nunique() > 2
+    labelled = tm.training_frame(prepared, tm.MatryoshkaConfig(loss="contrastive", max_train_samples=None))
+    assert set(labelled.label) == {0, 1}
+    pairs = prepared.pairs["train"]
+    assert len(labelled) == pairs.level.isin(list(tm.CONTRASTIVE_LABELS)).sum()
+
+
+def test_unknown_loss_lists_the_choices(model):
+    with pytest.raises(InputError, match="mnrl, cached_mnrl, triplet, cosent, cosine, contrastive"):
+        tm.build_loss(model, "infonce")
+    with pytest.raises(InputError, match="choose one of mnrl"):
+        tm.MatryoshkaConfig(loss="infonce").validate()
+
+
+# ------------------------------------------------------------------ hard negatives
+
+
+def test_hard_negative_mining_never_returns_the_positive(model, prepared):
+    rows = prepared.retrieval["train"].drop_duplicates("passage_id").head(12)
+    data = Dataset.from_dict({"anchor": rows["query"].tolist(), "positive": rows.passage.tolist()})
+    cfg = tm.MatryoshkaConfig(progress=False, hn_range_max=8)
+    mined = tm.mine_negatives(data, model, cfg)
+    assert mined.column_names == ["anchor", "positive", "negative"]
+    assert len(mined) > 0
+    for row in mined:
+        assert row["negative"] != row["positive"]
+        assert row["negative"] in set(rows.passage)
+
+
+# ------------------------------------------------------------------ training, saving, resuming
+
+
+def test_tiny_training_changes_the_metric_and_saves_a_model_card(tmp_path, model, prepared, tiny_ir):
+    from nbhelpers.models import resolve_model
+
+    train = prepared.retrieval["train"].head(48)
+    data = pd.DataFrame({"anchor": train["query"], "positive": train.passage})
+    result = tm.train_matryoshka(config(tmp_path, max_steps=4, batch_size=12, learning_rate=2e-4),
+                                 train_data=data, eval_ir=tiny_ir, model=model)
+    key = "eval_dim_64_cosine_ndcg@10"
+    assert result.metric_for_best_model == key
+    assert result.dims == [384, 256, 128, 64]
+    assert result.global_step == 4 and result.train_rows == 48
+    assert result.baseline[key] != pytest.approx(result.evals[key].iloc[-1], abs=1e-9)
+    assert result.samples_per_second > 0 and result.seconds > 0
+    assert list(result.losses.step) == [1, 2, 3, 4] and result.losses.loss.notna().all()
+    assert result.best_checkpoint and "checkpoint-" in result.best_checkpoint
+    assert (result.model_path / "README.md").is_file()
+    card = (result.model_path / "README.md").read_text(encoding="utf-8")
+    assert "license: apache-2.0" in card and "MatryoshkaLoss" in card
+    assert (result.model_path / "model.safetensors").is_file()
+    assert result.model_path.parent == tmp_path / "out"
+    summary = json.loads((tmp_path / "out" / tm.RESULT_FILE).read_text())
+    assert summary["metric_for_best_model"] == key
+    tuned = resolve_model(result.model_path)
+    assert tuned.model.max_seq_length == 256  # the base model's, not the training length
+    assert tuned.encode(["data engineer"]).shape == (1, 384)
+    with pytest.raises(InputError, match="already exists"):  # a finished run is never overwritten
+        tm.train_matryoshka(config(tmp_path), train_data=data, eval_ir=tiny_ir, model=model)
+
+
+def test_lora_saves_adapter_and_merged_model(tmp_path, model, tiny_train, tiny_ir):
+    from sentence_transformers import SentenceTransformer
+
+    from nbhelpers.models import resolve_model
+
+    result = tm.train_matryoshka(config(tmp_path, lora=True, lora_r=4, lora_alpha=8),
+                                 train_data=tiny_train, eval_ir=tiny_ir, model=model)
+    assert (result.adapter_path / "adapter_config.json").is_file()
+    assert (result.adapter_path / "adapter_model.safetensors").is_file()
+    assert not (result.model_path / "adapter_config.json").exists()
+    assert (result.model_path / "model.safetensors").is_file()
+    merged = resolve_model(result.model_path)
+    texts = ["What does a data engineer do?", "nurse"]
+    vectors = merged.encode(texts)
+    assert vectors.shape == (2, 384)
+    adapter = SentenceTransformer(str(result.adapter_path), device="cpu")
+    again = adapter.encode(texts, normalize_embeddings=True)
+    assert np.allclose(np.sum(vectors * again, axis=1), 1.0, atol=1e-4)
+    base = tm.load_base_model("minilm")[0].encode(texts, normalize_embeddings=True)
+    assert np.abs(vectors - base).max() > 1e-5  # two LoRA steps changed it (a little)
+
+
+def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, tiny_train, tiny_ir):
+    from transformers import TrainerCallback
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterSecondCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                raise Crash
+
+    cfg = config(tmp_path, max_steps=4, eval_steps=2)
+    with pytest.raises(Crash):
+        tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model,
+                            callbacks=[CrashAfterSecondCheckpoint()])
+    assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "out" / "model").exists()
+    result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir,
+                                 model=copy.deepcopy(base_model))
+    assert result.resumed_from.endswith("checkpoint-2")
+    assert result.global_step == 4
+    assert result.train_metrics["train_samples_per_second"] > 0
+    assert list(result.losses.step) == [1, 2, 3, 4]   # the first run's log came back with the state
+    assert list(result.evals.step) == [2, 4]
+    assert result.model_path.is_dir()
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_bad_inputs_fail_before_training(tmp_path, model, tiny_train, tiny_ir):
+    run = {"eval_ir": tiny_ir, "model": model}
+    with pytest.raises(InputError, match="no rows"):
+        tm.train_matryoshka(config(tmp_path), train_data=tiny_train.head(0), **run)
+    with pytest.raises(InputError, match=r"needs columns \['anchor', 'positive'\]; missing \['positive'\]"):
+        tm.train_matryoshka(config(tmp_path), train_data=tiny_train[["anchor"]], **run)
+    with pytest.raises(InputError, match=r"dims=\[512\].*outputs 384"):
+        tm.train_matryoshka(config(tmp_path, dims=[512, 64]), train_data=tiny_train, **run)
+    with pytest.raises(InputError, match="batch_size=1"):
+        tm.train_matryoshka(config(tmp_path, batch_size=1), train_data=tiny_train, **run)
+    with pytest.raises(InputError, match="no data"):
+        tm.train_matryoshka(config(tmp_path), model=model)
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_offline_hub_id_and_tensorflow_models_are_refused(tmp_path, tiny_train, tiny_ir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match="offline.*Offline choices: use-m3, minilm"):
+        tm.train_matryoshka(config(tmp_path, model="BAAI/bge-base-en-v1.5"), train_data=tiny_train,
+                            eval_ir=tiny_ir)
+    with pytest.raises(InputError, match="TensorFlow SavedModel"):
+        tm.load_base_model("use-m3")
+
+
+def test_config_files_and_cli(tmp_path, capsys):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("preset: full\nloss: cached_mnrl\nmini_batch_size: 8\n", encoding="utf-8")
+    cfg = tm.MatryoshkaConfig.from_file(path)
+    assert cfg.loss == "cached_mnrl" and cfg.max_seq_length == tm.MatryoshkaConfig.full().max_seq_length
+    assert tm.main(["--print-default-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert tm.MatryoshkaConfig.from_dict(printed) == tm.MatryoshkaConfig()
+    (tmp_path / "bad.json").write_text(json.dumps({"los": "mnrl"}), encoding="utf-8")
+    with pytest.raises(InputError, match=r"unknown field\(s\) \['los'\]"):
+        tm.MatryoshkaConfig.from_file(tmp_path / "bad.json")
+    with pytest.raises(SystemExit) as exit_info:
+        tm.main(["--config", str(tmp_path / "bad.json")])
+    assert exit_info.value.code == 2
