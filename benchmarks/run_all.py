@@ -21,8 +21,6 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "use_parity.py",
     "encode_throughput.py",
-    "siamese_use_full.py",    # ~30 min: notebook 03's target on the full ESCO export
-    "matryoshka_full.py",     # ~30 min: notebook 04's targets and throughput vs a bare trainer
 ]
 
 
