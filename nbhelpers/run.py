@@ -21,10 +21,17 @@ from nbhelpers.paths import project_root
 from nbhelpers.report import PeakMemory, export_html, write_index
 from nbhelpers.runs import new_run_dir, record_step
 
-#: Settings each profile passes to the notebooks that declare them.
+#: Settings each profile passes, by notebook number (the notebooks' own defaults are "quick").
+#: "full" is for the real ESCO export; 03 and 04 get ``SiameseConfig.full()`` and
+#: ``MatryoshkaConfig.full()`` (a test keeps them in step).
 PROFILES = {
     "quick": {},
-    "full": {"pairs_per_level": 2000, "queries_per_occupation": 5},
+    "full": {
+        "01": {"pairs_per_level": 10_000},
+        "03": {"epochs": 2, "batch_size": 64},
+        "04": {"max_train_samples": None, "include_qa": True, "epochs": 1.0, "batch_size": 64,
+               "learning_rate": 5e-5, "max_seq_length": 128},
+    },
 }
 
 
@@ -47,11 +54,14 @@ def select(paths: list[Path], only: list[str] | None = None, start: str | None =
     return paths
 
 
-def parameters_for(declared: set[str], run_dir: Path, profile: str, overrides: dict) -> dict:
-    """What one notebook receives: shared settings, profile, overrides; declared names only."""
+def parameters_for(declared: set[str], run_dir: Path, profile: str, overrides: dict,
+                   number: str = "") -> dict:
+    """What notebook ``number`` receives: run dir, profile and its settings for that notebook,
+    then the overrides; only the names it declares."""
     if profile not in PROFILES:
         raise InputError(f"profile={profile!r}: expected one of {sorted(PROFILES)}")
-    wanted = {"run_dir": str(run_dir), "profile": profile, **PROFILES[profile], **overrides}
+    wanted = {"run_dir": str(run_dir), "profile": profile, **PROFILES[profile].get(number, {}),
+              **overrides}
     return {k: v for k, v in wanted.items() if k in declared}
 
 
@@ -64,7 +74,7 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
     unused = set(overrides or {})
     for index, path in enumerate(paths, start=1):
         declared = set(pm.inspect_notebook(str(path)))
-        params = parameters_for(declared, run_dir, profile, overrides or {})
+        params = parameters_for(declared, run_dir, profile, overrides or {}, path.name[:2])
         unused -= set(params)
         output = run_dir / path.name
         print(f"[{index}/{len(paths)}] {path.name} -> {output}", flush=True)

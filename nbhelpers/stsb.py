@@ -81,3 +81,20 @@ def _load_hub(split: str) -> pd.DataFrame:
         raise InputError(f"could not load {HUB_DATASET} from the hub ({err}); offline, "
                          "pass a local STS-B folder instead") from err
     return data.to_pandas()[["sentence1", "sentence2", "score"]]
+
+
+def as_graded_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """STS-B pairs in the columns of the graded ESCO pairs, to mix into siamese training.
+
+    ``score`` (0-1) is read as a target cosine, as the ESCO levels' scores are, and
+    ``score_angular`` is its angular similarity; ``level`` is ``"stsb"``.
+    """
+    from nbhelpers.pairs import to_angular
+
+    missing = [c for c in ("sentence1", "sentence2", "score") if c not in frame.columns]
+    if missing:
+        raise InputError(f"STS-B pairs: missing column(s) {missing}; expected the columns of "
+                         "load_stsb (sentence1, sentence2, score)")
+    score = frame.score.to_numpy(float)
+    return pd.DataFrame({"text1": frame.sentence1.to_numpy(), "text2": frame.sentence2.to_numpy(),
+                         "score": score, "level": "stsb", "score_angular": to_angular(score)})

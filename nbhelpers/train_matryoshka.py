@@ -80,6 +80,7 @@ import nbhelpers  # noqa: F401  (offline flags before any hub library is importe
 from nbhelpers import env
 from nbhelpers.errors import InputError
 from nbhelpers.evaluation import check_dims, default_dims
+from nbhelpers.guard import choose_alpha
 from nbhelpers.runs import staged_dir, write_json
 
 #: Loss name -> (columns the loss takes, in order; where the rows come from; in-batch negatives).
@@ -138,6 +139,9 @@ class MatryoshkaConfig:
     baseline_eval: bool = True            # evaluate the untrained model first (also checks keys)
     evaluate: bool = True                 # False: no evaluation, model selection or early stopping
                                           # during training (the last step is kept)
+    guard_alphas: list[float] | None = None  # forgetting guard: interpolate base and tuned weights
+    sts_tolerance: float = 0.01           # ... keeping STS-B dev Spearman >= base - this
+    stsb_source: str | None = None        # STS-B folder or "hub" (None: $STSB_DIR, or hub online)
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -162,9 +166,8 @@ class MatryoshkaConfig:
     @classmethod
     def full(cls, **changes) -> MatryoshkaConfig:
         """Settings for the real ESCO export (about 7,000 training pairs)."""
-        preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 3.0,
-                  "learning_rate": 5e-5, "max_seq_length": 128, "eval_steps": 0.25,
-                  "logging_steps": 20, "patience": 3}
+        preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 1.0,
+                  "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20}
         return cls(**{**preset, **changes})
 
     @classmethod
@@ -231,6 +234,14 @@ class MatryoshkaConfig:
         if self.hard_negatives and LOSSES[self.loss][1] != "retrieval":
             raise InputError(f"hard_negatives=True needs (anchor, positive) rows; loss {self.loss!r} "
                              "trains on graded pairs")
+        if self.guard_alphas is not None and (
+                isinstance(self.guard_alphas, (str, bytes)) or not self.guard_alphas or not all(
+                    isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1
+                    for a in self.guard_alphas)):
+                raise InputError(f"guard_alphas={self.guard_alphas!r}: expected a list of numbers in "
+                                 "[0, 1] (1: the tuned weights) or None (no guard)")
+        if not (isinstance(self.sts_tolerance, (int, float)) and self.sts_tolerance >= 0):
+            raise InputError(f"sts_tolerance={self.sts_tolerance!r}: expected a number >= 0")
         if self.dims is not None:
             if isinstance(self.dims, (str, bytes)) or not all(
                     isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in self.dims):
@@ -656,6 +667,9 @@ class MatryoshkaResult:
     global_step: int
     train_rows: int
     resumed_from: str | None
+    alpha: float = 1.0                 # weight of the tuned model in the saved weights (guard)
+    guard: pd.DataFrame | None = None  # the forgetting guard's sweep: alpha, metric, stsb_dev_spearman
+    guard_reason: str = ""
     config: MatryoshkaConfig = field(repr=False, default=None)
     model: object = field(repr=False, default=None)   # the tuned SentenceTransformer in memory
 
@@ -665,8 +679,9 @@ class MatryoshkaResult:
 
     def summary(self) -> dict:
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
-               if k not in ("losses", "evals", "config", "model")}
+               if k not in ("losses", "evals", "config", "model", "guard")}
         out["config"] = self.config.to_dict() if self.config else None
+        out["guard"] = None if self.guard is None else self.guard.to_dict("records")
         out["losses"] = self.losses.to_dict("records")
         out["evals"] = self.evals.to_dict("records")
         return out
@@ -766,6 +781,9 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
             check_metric_key(key, sorted(baseline))
         print(f"baseline {key} = {baseline.get(key, float('nan')):.4f}")
 
+    base_state = None
+    if config.guard_alphas:
+        base_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     if config.lora and not has_lora(model):
         trainable = add_lora(model, config)
         print(f"LoRA r={config.lora_r} alpha={config.lora_alpha}: {trainable:,} trainable parameters")
@@ -792,14 +810,20 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
     seconds = time.perf_counter() - start
 
     model = trainer.model
-    model.max_seq_length = base_seq_length
     adapter_path = model_path = None
-    if trainer.is_world_process_zero():
-        if config.lora:
+    if config.lora:
+        if trainer.is_world_process_zero():
             with staged_dir(adapter_dir) as tmp:
                 model.save_pretrained(str(tmp))
             adapter_path = adapter_dir
-            merge_lora(model)
+        merge_lora(model)
+    alpha, guard, reason = 1.0, None, ""
+    if base_state is not None:
+        known = {1.0: trainer.state.best_metric} if config.evaluate and trainer.state.best_metric else {}
+        alpha, guard, reason = forgetting_guard(model, base_state, evaluator, key, config, known=known)
+        print(f"forgetting guard: {reason}")
+    model.max_seq_length = base_seq_length
+    if trainer.is_world_process_zero():
         with staged_dir(model_dir) as tmp:
             model.save_pretrained(str(tmp))
         model_path = model_dir
@@ -813,10 +837,81 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
         losses=losses, evals=evals, baseline=baseline, train_metrics=dict(output.metrics),
         seconds=seconds, samples_per_second=float(output.metrics.get("train_samples_per_second", math.nan)),
         global_step=trainer.state.global_step, train_rows=len(dataset), resumed_from=last,
-        config=config, model=model)
+        alpha=alpha, guard=guard, guard_reason=reason, config=config, model=model)
     if trainer.is_world_process_zero():
         write_json(output_dir / RESULT_FILE, result.summary(), overwrite=True)
     return result
+
+
+def interpolate_weights(model, base_state: dict, tuned_state: dict, alpha: float) -> None:
+    """Load ``(1 - alpha) * base + alpha * tuned`` into ``model`` (same architecture, no LoRA)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(f"alpha={alpha!r}: expected a number in [0, 1]")
+    if base_state.keys() != tuned_state.keys():
+        odd = sorted(set(base_state) ^ set(tuned_state))[:5]
+        raise InputError(f"interpolation: base and tuned weights differ in their tensors (e.g. {odd})")
+    mixed = {k: torch_lerp(base_state[k], tuned_state[k], alpha) for k in tuned_state}
+    model.load_state_dict(mixed)
+
+
+def torch_lerp(base, tuned, alpha: float):
+    if not tuned.is_floating_point():
+        return tuned
+    return base.to(tuned.device, tuned.dtype) + alpha * (tuned - base.to(tuned.device, tuned.dtype))
+
+
+def forgetting_guard(model, base_state: dict, evaluator, key: str, config: MatryoshkaConfig,
+                     known: dict | None = None) -> tuple[float, pd.DataFrame | None, str]:
+    """Weight-space interpolation between base and tuned model, guarded by STS-B dev.
+
+    For each ``alpha`` in ``config.guard_alphas`` the model holds ``(1 - alpha) * base + alpha *
+    tuned``; it is scored with the validation evaluator (``key``, e.g. nDCG@10 at the smallest
+    dim) and STS-B dev (cosine Spearman). The chosen alpha has the best validation score among
+    those whose STS-B dev Spearman stays >= the base model's - ``sts_tolerance`` (alpha 0, the
+    base model, always qualifies; ties go to the smaller alpha), as notebook 03 does for USE.
+    Without STS-B the guard cannot apply and the best validation alpha is kept. ``known``
+    maps alphas to already measured validation scores (the trainer's best metric at alpha 1).
+    The model ends holding the chosen weights. Returns ``(alpha, sweep, reason)``.
+    """
+    from nbhelpers.evaluation import sts_scores
+    from nbhelpers.models import STEncoder
+    from nbhelpers.stsb import default_source, load_stsb
+
+    if evaluator is None:
+        raise InputError("guard_alphas needs the validation evaluator (evaluate=True or eval_ir)")
+    source = config.stsb_source or default_source()
+    dev = None
+    if source is not None:
+        try:
+            dev = load_stsb("dev", source)
+        except InputError as err:
+            print(f"forgetting guard: STS-B dev unavailable ({err})")
+    tuned_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    metric = key.removeprefix("eval_")
+    known = dict(known or {})
+
+    def sts(alpha):
+        if dev is None:
+            return float("nan")
+        interpolate_weights(model, base_state, tuned_state, alpha)
+        return sts_scores(STEncoder("interpolated", spec=f"alpha={alpha:g}", model=model), dev)["cosine_spearman"]
+
+    rows = []
+    try:
+        base_sts = sts(0.0)
+        for alpha in sorted({float(a) for a in config.guard_alphas}):
+            interpolate_weights(model, base_state, tuned_state, alpha)
+            score = known.get(alpha)
+            if score is None:
+                score = float(evaluator(model)[metric])
+            rows.append({"alpha": alpha, key: score, "stsb_dev_spearman": sts(alpha)})
+        sweep = pd.DataFrame(rows)
+        choice = choose_alpha(sweep, base_sts, config.sts_tolerance, key, sts="stsb_dev_spearman")
+    except BaseException:
+        interpolate_weights(model, base_state, tuned_state, 1.0)
+        raise
+    interpolate_weights(model, base_state, tuned_state, choice.alpha)
+    return choice.alpha, sweep, choice.reason
 
 
 def split_history(log_history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -10,11 +10,31 @@ from nbhelpers.errors import InputError
 
 def test_parameters_only_reach_notebooks_that_declare_them(tmp_path):
     params = run.parameters_for({"run_dir", "seed", "pairs_per_level"}, tmp_path, "full",
-                                {"seed": 3, "epochs": 2})
+                                {"seed": 3, "epochs": 2}, "01")
     assert params == {"run_dir": str(tmp_path), "seed": 3,
-                      "pairs_per_level": run.PROFILES["full"]["pairs_per_level"]}
+                      "pairs_per_level": run.PROFILES["full"]["01"]["pairs_per_level"]}
+    # profile settings go to their notebook only; overrides win over them
+    declared = {"epochs", "batch_size"}
+    assert run.parameters_for(declared, tmp_path, "full", {}, "03") == run.PROFILES["full"]["03"]
+    assert run.parameters_for(declared, tmp_path, "full", {}, "02") == {}
+    assert run.parameters_for(declared, tmp_path, "full", {"epochs": 2}, "03")["epochs"] == 2
     with pytest.raises(InputError, match="profile='huge'"):
         run.parameters_for(set(), tmp_path, "huge", {})
+
+
+def test_full_profile_matches_the_training_presets():
+    from dataclasses import asdict
+
+    from nbhelpers.prepare import PrepareConfig
+    from nbhelpers.siamese import FULL_PAIRS_PER_LEVEL, SiameseConfig
+    from nbhelpers.train_matryoshka import MatryoshkaConfig
+
+    full = run.PROFILES["full"]
+    assert full["01"]["pairs_per_level"] == FULL_PAIRS_PER_LEVEL
+    assert set(full["01"]) <= set(asdict(PrepareConfig()))
+    siamese_full, matryoshka_full = asdict(SiameseConfig.full()), MatryoshkaConfig.full().to_dict()
+    assert full["03"] == {k: siamese_full[k] for k in full["03"]}
+    assert full["04"] == {k: matryoshka_full[k] for k in full["04"]}
 
 
 def test_select_by_number(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from nbhelpers import siamese
+from nbhelpers import siamese, stsb
 from nbhelpers.errors import InputError
 from nbhelpers.models import resolve_model
 from nbhelpers.use_savedmodel import build_tiny_savedmodel
@@ -47,14 +47,15 @@ def tiny_pairs(n: int = 48, seed: int = 0) -> pd.DataFrame:
 
 
 def model_loss(model, pairs: pd.DataFrame):
-    inputs = {"text_a": tf.constant(pairs.text1.tolist()), "text_b": tf.constant(pairs.text2.tolist())}
+    inputs = {"text_a": tf.constant(pairs.text1.tolist()),
+              "text_b": tf.constant(pairs.text2.tolist())}
     prediction = model(inputs, training=True)
     return model.compute_loss(y=tf.constant(pairs.score_angular.to_numpy(np.float32)),
                               y_pred=prediction), prediction
 
 
 def test_siamese_model_is_the_tutorials_and_trains_the_encoder(tiny_layer):
-    model = siamese.build_siamese_model(tiny_layer, **siamese.SiameseConfig().adam())
+    model = siamese.build_siamese_model(tiny_layer)  # the tutorial's optimizer settings
     assert [(i.name, i.dtype, tuple(i.shape)) for i in model.inputs] == [
         ("text_a", tf.string, (None,)), ("text_b", tf.string, (None,))]
     settings = model.optimizer.get_config()
@@ -69,6 +70,28 @@ def test_siamese_model_is_the_tutorials_and_trains_the_encoder(tiny_layer):
         assert grad is not None and np.any(tf.convert_to_tensor(grad).numpy() != 0), weight.name
     values = prediction.numpy()
     assert values.shape == (8, 1) and np.all((values >= 0) & (values <= 1))
+
+
+def test_fused_adam_matches_keras_adam_on_dense_and_sparse_gradients():
+    settings = siamese.SiameseConfig(learning_rate=1e-2).adam()
+    rng = np.random.default_rng(0)
+    init_table = rng.normal(size=(50, 8)).astype(np.float32)
+    init_vector = rng.normal(size=8).astype(np.float32)
+    # Rows repeat within a step (as tokens do) and norms exceed clipnorm=1.
+    steps = [(rng.integers(0, 50, 6), 3 * rng.normal(size=(6, 8)).astype(np.float32),
+              3 * rng.normal(size=8).astype(np.float32)) for _ in range(5)]
+    results = []
+    for optimizer in (tf.keras.optimizers.Adam(**settings), siamese.FusedAdam(**settings)):
+        table, vector = tf.Variable(init_table), tf.Variable(init_vector)
+        for rows, values, dense in steps:
+            sparse = tf.IndexedSlices(tf.constant(values), tf.constant(rows))
+            optimizer.apply_gradients([(sparse, table), (tf.constant(dense), vector)])
+        results.append((table.numpy(), vector.numpy()))
+    for keras_adam, fused in zip(*results):
+        np.testing.assert_allclose(fused, keras_adam, atol=1e-5)
+    assert np.abs(results[1][0] - init_table).max() > 0.01
+    with pytest.raises(InputError, match="amsgrad"):
+        siamese.FusedAdam(amsgrad=True)
 
 
 def test_angular_similarity_values_and_finite_gradients():
@@ -101,6 +124,41 @@ def test_training_lowers_the_loss_and_restores_the_best_epoch(tiny_layer, tmp_pa
     assert math.isclose(restored, history.val_loss[0], rel_tol=1e-4)
 
 
+def test_frozen_variables_stay_fixed_while_the_others_train(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR, frozen=("table",))
+    assert [v.name for v in model.tuned_variables()] == ["bias:0", "kernel:0"]
+    before = {w.name: w.numpy().copy() for w in tiny_layer.weights}
+    siamese.train_siamese(model, tiny_pairs(16), tiny_pairs(8, seed=3), epochs=1, batch_size=8,
+                          patience=1, log_dir=tmp_path / "logs", verbose=0)
+    after = {w.name: w.numpy() for w in tiny_layer.weights}
+    assert np.array_equal(before["table:0"], after["table:0"])
+    assert not np.array_equal(before["kernel:0"], after["kernel:0"])
+
+
+def test_frozen_names_and_untrainable_layers_are_checked(tiny_dir):
+    with pytest.raises(InputError, match=r"'tokens'.*match no trainable variable.*kernel"):
+        siamese.build_siamese_model(siamese.load_encoder_layer(tiny_dir), frozen=("tokens",))
+    fixed = hub.KerasLayer(str(tiny_dir), trainable=False)
+    with pytest.raises(InputError, match="no trainable variables"):
+        siamese.build_siamese_model(fixed)
+
+
+def test_mix_replay_adds_a_share_of_general_pairs():
+    domain = tiny_pairs(8)
+    general = stsb.as_graded_pairs(pd.DataFrame({"sentence1": ["a", "b"], "sentence2": ["c", "d"],
+                                                 "score": [1.0, 0.0]}))
+    np.testing.assert_allclose(general.score_angular, [1.0, 0.5])
+    mixed = siamese.mix_replay(domain, general, 0.5)
+    assert len(mixed) == 12 and sorted(mixed.text1.iloc[8:]) == ["a", "a", "b", "b"]
+    assert len(siamese.mix_replay(domain, general, 2)) == 24   # repeated when more are needed
+    assert siamese.mix_replay(domain, general, 0) is domain
+    assert siamese.mix_replay(domain, None, 0.5) is domain
+    with pytest.raises(InputError, match="replay=-1"):
+        siamese.mix_replay(domain, general, -1)
+    with pytest.raises(InputError, match="sentence1"):
+        stsb.as_graded_pairs(pd.DataFrame({"text": ["a"]}))
+
+
 def test_training_is_reproducible_with_a_seed(tiny_dir, tmp_path):
     losses = []
     for run in range(2):
@@ -122,8 +180,12 @@ def test_bad_training_data_is_rejected_by_name(tiny_layer, tmp_path):
     for bad in (1.5, float("nan"), -0.1, "high"):
         frame = train.astype({"score_angular": object})
         frame.loc[3, "score_angular"] = bad
-        with pytest.raises(InputError, match=r"train_pairs: row 3 .*score_angular .*not a number in \[0, 1\]"):
+        with pytest.raises(InputError,
+                           match=r"train_pairs: row 3 .*score_angular .*not a number in \[0, 1\]"):
             siamese.train_siamese(model, frame, train, **kwargs)
+    with pytest.raises(InputError, match="train_pairs: row 2: text2 nan is not a string"):
+        siamese.train_siamese(model, train.assign(text2=train.text2.where(train.index != 2)),
+                              train, **kwargs)
     with pytest.raises(InputError, match=r"missing column\(s\) \['score_angular'\]"):
         siamese.pairs_dataset(train.drop(columns="score_angular"), 4)
     with pytest.raises(InputError, match="batch_size"):
@@ -134,7 +196,8 @@ def test_pairs_dataset_reshuffles_every_epoch_reproducibly():
     pairs = tiny_pairs(32)
 
     def epochs(data, n=2):
-        return [[t.decode() for batch, _ in data for t in batch["text_a"].numpy()] for _ in range(n)]
+        return [[t.decode() for batch, _ in data for t in batch["text_a"].numpy()]
+                for _ in range(n)]
 
     first, second = epochs(siamese.pairs_dataset(pairs, 8, shuffle=True, seed=1))
     assert first != second and sorted(first) == sorted(second) == sorted(pairs.text1)
@@ -165,43 +228,10 @@ def test_interpolation_endpoints_midpoint_and_sweep(tiny_layer):
     sweep = siamese.alpha_sweep(tiny_layer, base, tuned, (0, 0.5, 1), evaluate)
     assert list(sweep.columns) == ["alpha", "domain_spearman", "stsb_dev_pearson"]
     bias = base[bias][0]
-    np.testing.assert_allclose(sweep.domain_spearman, [bias, 1.5 * bias + 0.5, 2 * bias + 1], rtol=1e-6)
+    np.testing.assert_allclose(sweep.domain_spearman, [bias, 1.5 * bias + 0.5, 2 * bias + 1],
+                               rtol=1e-6)
     assert not np.allclose(seen[0], seen[2])  # the encoder really used the interpolated weights
     assert all(np.array_equal(w.numpy(), t) for w, t in zip(tiny_layer.weights, tuned))
-
-
-def sweep_frame(domain, sts):
-    return pd.DataFrame({"alpha": [0.0, 0.25, 0.5, 0.75, 1.0], "domain_spearman": domain,
-                         "stsb_dev_pearson": sts})
-
-
-def test_choose_alpha_respects_the_sts_tolerance():
-    sweep = sweep_frame([0.60, 0.65, 0.70, 0.74, 0.76], [0.830, 0.828, 0.8205, 0.815, 0.80])
-    choice = siamese.choose_alpha(sweep, base_sts=0.83, tolerance=0.01)
-    assert (choice.alpha, choice.guarded) == (0.5, True) and "0.8200" in choice.reason
-    assert siamese.choose_alpha(sweep, base_sts=0.83, tolerance=0.05).alpha == 1.0
-    assert siamese.choose_alpha(sweep, base_sts=0.83, tolerance=0.0).alpha == 0.0
-    # alpha = 0 qualifies even when measurement noise puts it just under the floor
-    noisy = sweep_frame([0.60, 0.65, 0.70, 0.74, 0.76], [0.8190, 0.70, 0.70, 0.70, 0.70])
-    assert siamese.choose_alpha(noisy, base_sts=0.83, tolerance=0.01).alpha == 0.0
-    # ties go to the smaller alpha
-    flat = sweep_frame([0.60, 0.70, 0.70, 0.70, 0.70], [0.83] * 5)
-    assert siamese.choose_alpha(flat, base_sts=0.83).alpha == 0.25
-    # without alpha = 0 in the sweep and nothing within tolerance: the base weights
-    assert siamese.choose_alpha(noisy.iloc[1:], base_sts=0.83).alpha == 0.0
-
-
-def test_choose_alpha_without_sts_says_the_guard_was_not_applied():
-    sweep = sweep_frame([0.60, 0.65, 0.70, 0.74, 0.72], [float("nan")] * 5)
-    for frame, base_sts in ((sweep, 0.83), (sweep, None), (sweep.drop(columns="stsb_dev_pearson"), None),
-                            (sweep_frame([0.60, 0.65, 0.70, 0.74, 0.72], [0.83] * 5), float("nan"))):
-        choice = siamese.choose_alpha(frame, base_sts=base_sts)
-        assert (choice.alpha, choice.guarded) == (0.75, False)
-        assert "not applied" in choice.reason
-    with pytest.raises(InputError, match="domain_spearman"):
-        siamese.choose_alpha(sweep.drop(columns="domain_spearman"), base_sts=0.83)
-    with pytest.raises(InputError, match="tolerance"):
-        siamese.choose_alpha(sweep, base_sts=0.83, tolerance=-0.1)
 
 
 def test_layer_encoder_matches_the_layer(tiny_layer):
@@ -249,14 +279,18 @@ def test_load_encoder_layer_errors_name_the_handle(tmp_path, monkeypatch):
         siamese.load_encoder_layer(tmp_path / "broken")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     url = "https://tfhub.dev/google/universal-sentence-encoder-multilingual/3"
-    with pytest.raises(InputError, match="multilingual/3.*needs internet.*use-m3.*SavedModel folder"):
+    with pytest.raises(InputError,
+                       match="multilingual/3.*needs internet.*use-m3.*SavedModel folder"):
         siamese.load_encoder_layer(url)
 
 
-def test_full_preset_keeps_the_tutorials_optimizer():
+def test_config_presets_and_their_settings():
     quick, full = siamese.SiameseConfig(), siamese.SiameseConfig.full()
-    assert full.adam() == quick.adam()
-    assert full.epochs > quick.epochs
+    assert quick.adam() == full.adam() == {"learning_rate": 1e-4, "beta_1": 0.9, "beta_2": 0.9999,
+                                           "epsilon": 1e-7, "clipnorm": 1.0}
+    assert quick.frozen == ("token_table",) and quick.replay == 0.25
+    assert set(quick.training()) == {"epochs", "batch_size", "patience", "seed"}
+    assert full != quick
     assert siamese.SiameseConfig.full(epochs=1).epochs == 1
 
 
@@ -264,11 +298,13 @@ def test_full_preset_keeps_the_tutorials_optimizer():
 def test_one_training_step_changes_use_m3():
     layer = siamese.load_encoder_layer("use-m3")
     model = siamese.build_siamese_model(layer)
-    pairs = pd.DataFrame({"text1": ["software developer", "registered nurse", "truck driver", "baker"],
+    pairs = pd.DataFrame({"text1": ["software developer", "registered nurse", "truck driver",
+                                    "baker"],
                           "text2": ["programmer", "nurse", "accountant", "pastry cook"],
                           "score_angular": [1.0, 1.0, 0.5, 0.7468]})
     watched = {w.name: w for w in layer.trainable_weights
-               if w.name.split(":")[0] in ("dan_d0", "pool_kernel", "conv1_kernel_3", "token_table")}
+               if w.name.split(":")[0] in ("dan_d0", "pool_kernel", "conv1_kernel_3",
+                                           "token_table")}
     before = {name: w.numpy().copy() for name, w in watched.items()}
     model.fit(siamese.pairs_dataset(pairs, 4), epochs=1, verbose=0)
     for name, w in watched.items():

@@ -247,6 +247,40 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
     assert result.model_path.is_dir()
 
 
+# ------------------------------------------------------------------ forgetting guard
+
+
+def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_train, tiny_ir):
+    from nbhelpers.models import resolve_model
+
+    sts = tmp_path / "stsb"
+    sts.mkdir()
+    lines = [f"main-captions\tMSRvid\t2012test\t{i:04d}\t{score}\t{a}\t{b}"
+             for i, (score, a, b) in enumerate([
+                 (5.0, "A man is playing a guitar.", "A man plays the guitar."),
+                 (0.2, "A woman is slicing an onion.", "A dog runs in the park."),
+                 (3.6, "Children are playing football.", "Kids play soccer outside."),
+                 (1.0, "The stock market fell today.", "A cat sleeps on the sofa."),
+                 (4.2, "A chef cooks pasta.", "Someone is cooking noodles."),
+                 (2.0, "A nurse helps a patient.", "A doctor reads a chart.")])]
+    (sts / "sts-dev.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = config(tmp_path, guard_alphas=[0.0, 0.5, 1.0], sts_tolerance=1.0, stsb_source=str(sts))
+    result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
+    assert list(result.guard.alpha) == [0.0, 0.5, 1.0]
+    assert result.guard["stsb_dev_spearman"].notna().all()
+    key = result.metric_for_best_model
+    assert result.guard[key].iloc[-1] == pytest.approx(result.best_metric)   # alpha 1: the trainer's best
+    assert result.alpha == result.guard.loc[result.guard[key].idxmax(), "alpha"]
+    assert f"alpha={result.alpha:g}" in result.guard_reason
+    saved = resolve_model(result.model_path).model.state_dict()
+    base = base_model.state_dict()
+    trained = result.model  # holds the chosen weights, same as the saved folder
+    for name in ("0.model.encoder.layer.0.attention.self.query.weight",):
+        assert torch.allclose(saved[name], trained.state_dict()[name])
+        if result.alpha == 0.0:
+            assert torch.allclose(saved[name], base[name])
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -262,6 +296,8 @@ def test_bad_inputs_fail_before_training(tmp_path, model, tiny_train, tiny_ir):
         tm.train_matryoshka(config(tmp_path, batch_size=1), train_data=tiny_train, **run)
     with pytest.raises(InputError, match="no data"):
         tm.train_matryoshka(config(tmp_path), model=model)
+    with pytest.raises(InputError, match="guard_alphas"):
+        tm.train_matryoshka(config(tmp_path, guard_alphas=[1.5]), train_data=tiny_train, **run)
     assert not (tmp_path / "out" / "checkpoints").exists()
 
 
