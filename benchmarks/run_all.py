@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "use_parity.py",
     "encode_throughput.py",
+    "siamese_use_full.py",
 ]
 
 

