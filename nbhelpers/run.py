@@ -30,7 +30,7 @@ PROFILES = {
         "01": {"pairs_per_level": 10_000},
         "03": {"epochs": 2, "batch_size": 64},
         "04": {"max_train_samples": None, "include_qa": True, "epochs": 1.0, "batch_size": 64,
-               "learning_rate": 5e-5, "max_seq_length": 128},
+               "learning_rate": 5e-5, "max_seq_length": 128, "guard_alphas": [0.5, 0.7, 0.85, 1.0]},
     },
 }
 

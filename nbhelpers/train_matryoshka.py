@@ -167,7 +167,8 @@ class MatryoshkaConfig:
     def full(cls, **changes) -> MatryoshkaConfig:
         """Settings for the real ESCO export (about 7,000 training pairs)."""
         preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 1.0,
-                  "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20}
+                  "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20,
+                  "guard_alphas": [0.5, 0.7, 0.85, 1.0]}
         return cls(**{**preset, **changes})
 
     @classmethod
