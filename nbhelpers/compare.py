@@ -2,6 +2,7 @@
 recommendation written from the numbers."""
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -146,3 +147,79 @@ def recommendation(best: pd.DataFrame, storage: pd.DataFrame, tolerance: float =
     return (f"For retrieval in this domain deploy **{model}**: nDCG@10 {reference:.3f} at full size. "
             f"{storage_advice} For job-title similarity (matching titles to titles) the best model is "
             f"**{similarity.model}** (Spearman {similarity.value:.3f} on held-out occupation groups).")
+
+
+#: The columns of :func:`summary_table`: (header, dataset, split, metric, dim) where dim
+#: "full" means each model's own size.
+SUMMARY_COLUMNS = (
+    ("STS-B dev Pearson (angular)", "stsb", "dev", "angular_pearson", None),
+    ("STS-B test Spearman (cosine)", "stsb", "test", "cosine_spearman", None),
+    ("domain test Spearman", "esco-pairs", "test", "spearman", None),
+    ("nDCG@10 full size", "esco-retrieval", "test", "ndcg@10", "full"),
+    ("nDCG@10 at 64 dims", "esco-retrieval", "test", "ndcg@10", 64),
+)
+
+
+def summary_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per model with the headline metric of each use (see ``SUMMARY_COLUMNS``)."""
+    rows = {}
+    for header, dataset, split, metric, dim in SUMMARY_COLUMNS:
+        chosen = results[(results.dataset == dataset) & (results.split == split)
+                         & (results.metric == metric)]
+        if dim == "full":
+            chosen = chosen[chosen.dim == chosen.groupby("model").dim.transform("max")]
+        elif dim is not None:
+            chosen = chosen[chosen.dim == dim]
+        for row in chosen.itertuples():
+            rows.setdefault(row.model, {})[header] = row.value
+    models = list(dict.fromkeys(results.model))  # in the order the notebooks reported them
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(
+        index=[m for m in models if m in rows], columns=[c[0] for c in SUMMARY_COLUMNS])
+
+
+def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-flavoured markdown table of ``frame`` (index first as code, blanks for NaN)."""
+    def cell(value):
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.{digits}f}"
+        return str(value)
+
+    header = [frame.index.name or "model", *map(str, frame.columns)]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    for index, row in frame.iterrows():
+        lines.append("| " + " | ".join([f"`{index}`", *map(cell, row.tolist())]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m nbhelpers.compare RUN_DIR [--figure PATH]``: a run's summary as markdown."""
+    import argparse
+
+    from nbhelpers.errors import InputError
+
+    parser = argparse.ArgumentParser(prog="python -m nbhelpers.compare", description=(
+        "Print a run's headline metrics per model as a markdown table; optionally save the "
+        "test nDCG@10-by-dimension plot."))
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--figure", type=Path, help="save the nDCG@10 plot here (PNG, SVG, ...)")
+    args = parser.parse_args(argv)
+    try:
+        table, _ = collect_results(args.run_dir)
+    except InputError as err:
+        parser.error(str(err))
+    print(to_markdown(summary_table(table)))
+    if args.figure:
+        from nbhelpers import plots
+        from nbhelpers.runs import write_bytes_atomic
+
+        test = table[(table.dataset == "esco-retrieval") & (table.split == "test")]
+        fig = plots.plot_metric_by_dim(test, "ndcg@10")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=args.figure.suffix.lstrip(".") or "png", dpi=120)
+        write_bytes_atomic(args.figure, buffer.getvalue())
+        print(f"\nfigure: {args.figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

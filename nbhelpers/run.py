@@ -3,9 +3,11 @@
 Each numbered notebook in ``notebooks/`` is executed in order into a new
 ``reports/<run-id>/`` folder. Every notebook receives the shared ``run_dir`` and
 ``profile``, the profile's settings, and any ``-p name value`` override, but only the
-parameters it declares in its ``parameters`` cell. The first failing notebook stops the
-run and its executed copy (which shows the error) is named. Each executed notebook is also
-exported to HTML, and ``index.html`` links them with the headline numbers.
+parameters it declares in its ``parameters`` cell; kernels start in the current directory, so
+relative paths given with ``-p`` mean what they mean where the command was typed. The first
+failing notebook stops the run and its executed copy (which shows the error) is named. Each
+executed notebook is also exported to HTML, and ``index.html`` links them with the headline
+numbers.
 """
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
         try:
             with PeakMemory() as memory:
                 pm.execute_notebook(str(path), str(output), parameters=params,
-                                    kernel_name=kernel, cwd=str(path.parent), progress_bar=True)
+                                    kernel_name=kernel, cwd=str(Path.cwd()), progress_bar=True)
         except pm.PapermillExecutionError as err:
             export_html(output)
             raise NotebookFailed(output, err) from None

@@ -79,15 +79,20 @@ def staged_dir(final: Path):
 
 
 def write_text_atomic(path: Path, text: str, *, overwrite: bool = False) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; use a new run dir instead of overwriting")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

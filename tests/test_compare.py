@@ -103,3 +103,30 @@ def test_recommendation_without_a_cheaper_option():
     storage = pd.DataFrame({"model": "m", "dim": [16, 16, 8], "precision": ["float32", "binary", "float32"],
                             "bytes_per_text": [64, 2, 32], "ndcg@10": [0.8, 0.3, 0.5]})
     assert "Store it at full size in float32 (64 bytes per text)" in compare.recommendation(best, storage)
+
+
+def test_summary_table_markdown_and_cli(tmp_path, capsys):
+    from nbhelpers.evaluation import save_results, to_records
+
+    run = tmp_path / "run"
+    records = (to_records("minilm", "stsb", "dev", {"angular_pearson": 0.87})
+               + to_records("minilm", "esco-pairs", "test", {"spearman": 0.61})
+               + to_records("minilm", "esco-retrieval", "test", {"ndcg@10": 0.76}, 384)
+               + to_records("minilm", "esco-retrieval", "test", {"ndcg@10": 0.60}, 64)
+               + to_records("tuned", "esco-retrieval", "test", {"ndcg@10": 0.84}, 384))
+    save_results(run, "02_baseline", records, models={})
+    table, _ = compare.collect_results(run)
+    summary = compare.summary_table(table)
+    assert list(summary.index) == ["minilm", "tuned"]
+    assert summary.loc["minilm", "nDCG@10 full size"] == 0.76
+    assert summary.loc["minilm", "nDCG@10 at 64 dims"] == 0.60
+    assert np.isnan(summary.loc["tuned", "domain test Spearman"])
+    text = compare.to_markdown(summary)
+    assert text.splitlines()[2].startswith("| `minilm` | 0.8700 |")
+    assert "| `tuned` |  |" in text
+    figure = tmp_path / "out" / "ndcg.png"
+    assert compare.main([str(run), "--figure", str(figure)]) == 0
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    assert capsys.readouterr().out.startswith("| model | STS-B dev Pearson")
+    with pytest.raises(SystemExit):
+        compare.main([str(tmp_path / "empty")])
