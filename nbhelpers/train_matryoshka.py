@@ -905,7 +905,8 @@ def forgetting_guard(model, base_state: dict, evaluator, key: str, config: Matry
             score = known.get(alpha)
             if score is None:
                 score = float(evaluator(model)[metric])
-            rows.append({"alpha": alpha, key: score, "stsb_dev_spearman": sts(alpha)})
+            rows.append({"alpha": alpha, key: score,
+                         "stsb_dev_spearman": base_sts if alpha == 0.0 else sts(alpha)})
         sweep = pd.DataFrame(rows)
         choice = choose_alpha(sweep, base_sts, config.sts_tolerance, key, sts="stsb_dev_spearman")
     except BaseException:
