@@ -43,6 +43,7 @@ from nbhelpers.esco import load_esco
 from nbhelpers.evaluation import default_dims, retrieval_scores, sts_scores
 from nbhelpers.models import resolve_model
 from nbhelpers.prepare import PrepareConfig, build_datasets
+from nbhelpers.run import PROFILES
 from nbhelpers.stsb import load_stsb
 from nbhelpers.train_matryoshka import MatryoshkaConfig, to_dataset, train_matryoshka, training_frame
 
@@ -151,7 +152,7 @@ def ours_run(rows, config: MatryoshkaConfig, steps: int, output_dir: Path) -> fl
     from dataclasses import replace
 
     run = replace(config, evaluate=False, max_steps=steps, eval_steps=None, max_train_samples=None,
-                  hard_negatives=False, guard_alphas=None, baseline_eval=False,
+                  hard_negatives=False, guard_alphas=None, stsb_replay=0.0, baseline_eval=False,
                   output_dir=str(output_dir), progress=False)
     return train_matryoshka(run, train_data=rows).samples_per_second
 
@@ -178,13 +179,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12, help="training steps per speed run")
     parser.add_argument("--config", help="JSON object of MatryoshkaConfig changes to the full preset")
+    parser.add_argument("--prepare", help="JSON object of PrepareConfig changes to the full profile's")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     esco_dir, stsb_dir = data_dir("ESCO_DIR", "esco"), data_dir("STSB_DIR", "stsbenchmark")
     print(context(), flush=True)
     start = time.perf_counter()
-    prepared, _ = build_datasets(load_esco(esco_dir), PrepareConfig(esco_dir=str(esco_dir)))
+    prepare = {**PROFILES["full"]["01"], **json.loads(args.prepare or "{}")}
+    print(f"data preparation: {json.dumps(prepare)}", flush=True)
+    prepared, _ = build_datasets(load_esco(esco_dir), PrepareConfig(esco_dir=str(esco_dir), **prepare))
     ok = True
     with tempfile.TemporaryDirectory(prefix="matryoshka-bench-") as tmp:
         tmp = Path(tmp)

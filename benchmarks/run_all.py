@@ -22,6 +22,7 @@ SCRIPTS = [
     "use_parity.py",
     "encode_throughput.py",
     "siamese_use_full.py",
+    "matryoshka_full.py",
 ]
 
 

@@ -37,6 +37,7 @@ class PrepareConfig:
     seed: int = 42
     pairs_per_level: int = 200           # graded pairs per level and split (fewer if fewer exist)
     queries_per_occupation: int = 3
+    train_queries_per_occupation: int | None = None  # training split only (None: as above)
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     hold_out_groups: bool = True
     scores: dict[str, float] = field(default_factory=lambda: dict(pairs_mod.DEFAULT_SCORES))
@@ -82,6 +83,15 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
     split = split_occupations(taxonomy, config.fractions, hold_out_groups=config.hold_out_groups,
                               seed=config.seed)
     graded, retrieval = {}, {}
+    # More training queries never change the held-out splits: each split has its own seed.
+    queries = {name: config.queries_per_occupation for name in SPLITS}
+    if config.train_queries_per_occupation is not None:
+        if isinstance(config.train_queries_per_occupation, bool) or not (
+                isinstance(config.train_queries_per_occupation, int)
+                and config.train_queries_per_occupation >= 1):
+            raise InputError(f"train_queries_per_occupation={config.train_queries_per_occupation!r}: "
+                             "expected an int >= 1 or None (as queries_per_occupation)")
+        queries["train"] = config.train_queries_per_occupation
     for i, name in enumerate(SPLITS):
         frame = pairs_mod.graded_pairs(
             taxonomy, split.labels[name], scores=config.scores, scale="cosine",
@@ -89,8 +99,7 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
         frame["score_angular"] = pairs_mod.to_angular(frame.score.to_numpy())
         graded[name] = frame
         retrieval[name] = pairs_mod.retrieval_pairs(
-            taxonomy, split.labels[name], queries_per_occupation=config.queries_per_occupation,
-            seed=config.seed + i)
+            taxonomy, split.labels[name], queries_per_occupation=queries[name], seed=config.seed + i)
     split_of = split.split_of()
     occupations = taxonomy.occupations.loc[list(split_of), ["uri", "preferred_label",
                                                             "isco_group"]].copy()

@@ -29,10 +29,11 @@ from nbhelpers.runs import new_run_dir, record_step
 PROFILES = {
     "quick": {},
     "full": {
-        "01": {"pairs_per_level": 10_000},
+        "01": {"pairs_per_level": 10_000, "train_queries_per_occupation": 6},
         "03": {"epochs": 2, "batch_size": 64},
         "04": {"max_train_samples": None, "include_qa": True, "epochs": 1.0, "batch_size": 64,
-               "learning_rate": 5e-5, "max_seq_length": 128, "guard_alphas": [0.5, 0.7, 0.85, 1.0]},
+               "learning_rate": 5e-5, "max_seq_length": 128, "guard_alphas": [0.5, 0.7, 0.85, 1.0],
+               "stsb_replay": 0.25},
     },
 }
 

@@ -45,6 +45,10 @@ What is added to the tutorial, and why:
   with the base model, among the *training* passages only (held-out texts never reach
   training), skipping candidates closer than ``relative_margin`` to the positive's score
   (likely false negatives), giving (anchor, positive, negative) rows.
+* **STS-B replay** (``stsb_replay``, e.g. 0.25): STS-B *train* pairs, that share of the
+  training rows, trained beside the domain rows with CoSENT (Matryoshka-wrapped too); each
+  batch comes from one of the two datasets. It keeps general English from being forgotten
+  while the domain is learned (the guard below only *measures* forgetting, on STS-B dev).
 * **Saving**: ``<output_dir>/model`` with a model card (``SentenceTransformerModelCardData``:
   language, license, model name); written under a temporary sibling and renamed, and an
   existing model folder is never overwritten. The saved model keeps the base model's
@@ -142,6 +146,7 @@ class MatryoshkaConfig:
     guard_alphas: list[float] | None = None  # forgetting guard: interpolate base and tuned weights
     sts_tolerance: float = 0.01           # ... keeping STS-B dev Spearman >= base - this
     stsb_source: str | None = None        # STS-B folder or "hub" (None: $STSB_DIR, or hub online)
+    stsb_replay: float = 0.0              # STS-B *train* pairs (CoSENT) mixed in, share of the rows
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -168,7 +173,7 @@ class MatryoshkaConfig:
         """Settings for the real ESCO export (about 7,000 training pairs)."""
         preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 1.0,
                   "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20,
-                  "guard_alphas": [0.5, 0.7, 0.85, 1.0]}
+                  "guard_alphas": [0.5, 0.7, 0.85, 1.0], "stsb_replay": 0.25}
         return cls(**{**preset, **changes})
 
     @classmethod
@@ -241,6 +246,10 @@ class MatryoshkaConfig:
                     for a in self.guard_alphas)):
                 raise InputError(f"guard_alphas={self.guard_alphas!r}: expected a list of numbers in "
                                  "[0, 1] (1: the tuned weights) or None (no guard)")
+        if isinstance(self.stsb_replay, bool) or not (isinstance(self.stsb_replay, (int, float))
+                                                      and self.stsb_replay >= 0):
+            raise InputError(f"stsb_replay={self.stsb_replay!r}: expected a number >= 0 (STS-B train "
+                             "pairs per training row; 0: no replay)")
         if not (isinstance(self.sts_tolerance, (int, float)) and self.sts_tolerance >= 0):
             raise InputError(f"sts_tolerance={self.sts_tolerance!r}: expected a number >= 0")
         if self.dims is not None:
@@ -392,6 +401,28 @@ def to_dataset(rows, loss: str, name: str = "training data"):
                 row = int(bad.to_numpy().nonzero()[0][0])
                 raise InputError(f"{name}: row {row}: {column} is {frame[column].iloc[row]!r}, expected text")
     return Dataset.from_pandas(frame, preserve_index=False)
+
+
+def stsb_replay_rows(config: MatryoshkaConfig, n_rows: int):
+    """STS-B *train* pairs to mix into training (``sentence1, sentence2, score``), or ``None``.
+
+    ``round(stsb_replay * n_rows)`` pairs (at most all 5,749), drawn with ``seed``; they train
+    with CoSENT (only the order of the scores matters), so the model keeps ranking general
+    English sentence pairs while it learns the domain. The guard's STS-B *dev* pairs and the
+    reported STS-B *test* pairs are never trained on.
+    """
+    from nbhelpers.stsb import default_source, load_stsb
+
+    if not config.stsb_replay:
+        return None
+    source = config.stsb_source or default_source()
+    if source is None:
+        raise InputError(f"stsb_replay={config.stsb_replay}: needs the STS-B train pairs; set STSB_DIR "
+                         "(or stsb_source) to the STS-B folder, or stsb_replay=0")
+    frame = load_stsb("train", source)
+    n = min(len(frame), max(1, round(config.stsb_replay * n_rows)))
+    frame = frame.sample(n=n, random_state=config.seed).reset_index(drop=True)
+    return to_dataset(frame, "cosent", name=f"STS-B train ({source})")
 
 
 def mine_negatives(dataset, model, config: MatryoshkaConfig, corpus: list[str] | None = None):
@@ -666,8 +697,9 @@ class MatryoshkaResult:
     seconds: float                     # wall time of trainer.train()
     samples_per_second: float          # train_samples_per_second
     global_step: int
-    train_rows: int
+    train_rows: int                    # domain rows (STS-B replay rows not included)
     resumed_from: str | None
+    replay_rows: int = 0               # STS-B train pairs mixed in (stsb_replay)
     alpha: float = 1.0                 # weight of the tuned model in the saved weights (guard)
     guard: pd.DataFrame | None = None  # the forgetting guard's sweep: alpha, metric, stsb_dev_spearman
     guard_reason: str = ""
@@ -739,6 +771,7 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
                          else f"training rows for loss {config.loss!r}")
     if train_data is not None and config.max_train_samples is not None:
         dataset = dataset.shuffle(seed=config.seed).select(range(min(len(dataset), config.max_train_samples)))
+    replay = stsb_replay_rows(config, len(dataset))
     if eval_ir is not None:
         ir = eval_ir
     else:
@@ -791,15 +824,23 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
     _set_model_card(model, config, model_source)
 
     checkpoints_dir = output_dir / CHECKPOINTS_DIR
-    args = training_arguments(config, checkpoints_dir, key,
-                              prompts={"anchor": prompt} if prompt and LOSSES[config.loss][1] == "retrieval" else None)
+    prompts = {"anchor": prompt} if prompt and LOSSES[config.loss][1] == "retrieval" else None
+    loss = build_loss(model, config.loss, dims if config.matryoshka else None, config)
+    train_set = dataset
+    if replay is not None:  # two datasets, two losses: each batch comes from one of them
+        from datasets import DatasetDict
+
+        train_set = DatasetDict({"domain": dataset, "stsb": replay})
+        loss = {"domain": loss, "stsb": build_loss(model, "cosent", dims if config.matryoshka else None)}
+        prompts = {"domain": prompts} if prompts else None
+        print(f"STS-B replay: {len(replay):,} STS-B train pairs (CoSENT) beside {len(dataset):,} domain rows")
+    args = training_arguments(config, checkpoints_dir, key, prompts=prompts)
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback
     from transformers.trainer_utils import get_last_checkpoint
 
     stopper = [EarlyStoppingCallback(config.patience)] if config.patience and config.evaluate else []
-    loss = build_loss(model, config.loss, dims if config.matryoshka else None, config)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss,
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_set, loss=loss,
                                          evaluator=evaluator if config.evaluate else None,
                                          callbacks=stopper + list(callbacks or []))
     last = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
@@ -838,6 +879,7 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
         losses=losses, evals=evals, baseline=baseline, train_metrics=dict(output.metrics),
         seconds=seconds, samples_per_second=float(output.metrics.get("train_samples_per_second", math.nan)),
         global_step=trainer.state.global_step, train_rows=len(dataset), resumed_from=last,
+        replay_rows=0 if replay is None else len(replay),
         alpha=alpha, guard=guard, guard_reason=reason, config=config, model=model)
     if trainer.is_world_process_zero():
         write_json(output_dir / RESULT_FILE, result.summary(), overwrite=True)

@@ -112,3 +112,16 @@ def test_split_is_seeded(sample):
     assert a.uris == b.uris
     assert a.uris != split_occupations(sample, seed=2).uris
     assert np.isclose(sum(a.counts().values()), len(sample.occupations))
+
+
+def test_more_training_queries_leave_the_held_out_splits_alone(sample):
+    from nbhelpers.prepare import PrepareConfig, build_datasets
+
+    default = build_datasets(sample, PrepareConfig())[0].retrieval
+    more = build_datasets(sample, PrepareConfig(train_queries_per_occupation=6))[0].retrieval
+    assert len(more["train"]) > 1.5 * len(default["train"])
+    assert more["train"].groupby("passage_id").size().max() == 6
+    for name in ("validation", "test"):
+        assert more[name].equals(default[name])
+    with pytest.raises(InputError, match="train_queries_per_occupation=0: expected an int >= 1"):
+        build_datasets(sample, PrepareConfig(train_queries_per_occupation=0))

@@ -35,6 +35,18 @@ def test_full_profile_matches_the_training_presets():
     siamese_full, matryoshka_full = asdict(SiameseConfig.full()), MatryoshkaConfig.full().to_dict()
     assert full["03"] == {k: siamese_full[k] for k in full["03"]}
     assert full["04"] == {k: matryoshka_full[k] for k in full["04"]}
+    quick = MatryoshkaConfig().to_dict()
+    preset_changes = {k for k, v in matryoshka_full.items() if v != quick[k]}
+    assert preset_changes - set(full["04"]) == {"logging_steps"}   # not a notebook parameter
+
+
+def test_every_profile_setting_is_a_parameter_of_its_notebook():
+    import papermill as pm
+
+    for path in run.notebooks():
+        declared = set(pm.inspect_notebook(str(path)))
+        for profile in run.PROFILES.values():
+            assert set(profile.get(path.name[:2], {})) <= declared, path.name
 
 
 def test_select_by_number(tmp_path):

@@ -250,20 +250,27 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
 # ------------------------------------------------------------------ forgetting guard
 
 
+STS_PAIRS = [(5.0, "A man is playing a guitar.", "A man plays the guitar."),
+             (0.2, "A woman is slicing an onion.", "A dog runs in the park."),
+             (3.6, "Children are playing football.", "Kids play soccer outside."),
+             (1.0, "The stock market fell today.", "A cat sleeps on the sofa."),
+             (4.2, "A chef cooks pasta.", "Someone is cooking noodles."),
+             (2.0, "A nurse helps a patient.", "A doctor reads a chart.")]
+
+
+def tiny_stsb(folder, split="dev", repeat=1):
+    """An STS-B folder with ``sts-<split>.csv``: the six pairs above, ``repeat`` times."""
+    folder.mkdir(exist_ok=True)
+    lines = [f"main-captions\tMSRvid\t2012test\t{i:04d}\t{score}\t{a}\t{b}"
+             for i, (score, a, b) in enumerate(STS_PAIRS * repeat)]
+    (folder / f"sts-{split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
 def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_train, tiny_ir):
     from nbhelpers.models import resolve_model
 
-    sts = tmp_path / "stsb"
-    sts.mkdir()
-    lines = [f"main-captions\tMSRvid\t2012test\t{i:04d}\t{score}\t{a}\t{b}"
-             for i, (score, a, b) in enumerate([
-                 (5.0, "A man is playing a guitar.", "A man plays the guitar."),
-                 (0.2, "A woman is slicing an onion.", "A dog runs in the park."),
-                 (3.6, "Children are playing football.", "Kids play soccer outside."),
-                 (1.0, "The stock market fell today.", "A cat sleeps on the sofa."),
-                 (4.2, "A chef cooks pasta.", "Someone is cooking noodles."),
-                 (2.0, "A nurse helps a patient.", "A doctor reads a chart.")])]
-    (sts / "sts-dev.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sts = tiny_stsb(tmp_path / "stsb")
     cfg = config(tmp_path, guard_alphas=[0.0, 0.5, 1.0], sts_tolerance=1.0, stsb_source=str(sts))
     result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
     assert list(result.guard.alpha) == [0.0, 0.5, 1.0]
@@ -279,6 +286,25 @@ def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_
         assert torch.allclose(saved[name], trained.state_dict()[name])
         if result.alpha == 0.0:
             assert torch.allclose(saved[name], base[name])
+
+
+def test_stsb_replay_trains_on_both_datasets(tmp_path, model, tiny_train, tiny_ir):
+    sts = tiny_stsb(tmp_path / "stsb", split="train", repeat=4)   # 24 pairs
+    cfg = config(tmp_path, stsb_replay=0.5, stsb_source=str(sts), max_steps=-1, epochs=1.0)
+    replay = tm.stsb_replay_rows(cfg, len(tiny_train))
+    assert replay.column_names == ["sentence1", "sentence2", "score"] and len(replay) == 16
+    assert 0.0 <= min(replay["score"]) and max(replay["score"]) <= 1.0
+    result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
+    assert (result.train_rows, result.replay_rows) == (32, 16)
+    assert result.global_step == 32 // 8 + 16 // 8   # domain batches + STS-B batches, one epoch
+    assert tm.stsb_replay_rows(config(tmp_path), 32) is None
+
+
+def test_stsb_replay_without_stsb_says_where_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("STSB_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match="stsb_replay=0.25: needs the STS-B train pairs; set STSB_DIR"):
+        tm.stsb_replay_rows(config(tmp_path, stsb_replay=0.25), 100)
 
 
 # ------------------------------------------------------------------ bad input
@@ -298,6 +324,11 @@ def test_bad_inputs_fail_before_training(tmp_path, model, tiny_train, tiny_ir):
         tm.train_matryoshka(config(tmp_path), model=model)
     with pytest.raises(InputError, match="guard_alphas"):
         tm.train_matryoshka(config(tmp_path, guard_alphas=[1.5]), train_data=tiny_train, **run)
+    with pytest.raises(InputError, match="stsb_replay=-0.5"):
+        tm.train_matryoshka(config(tmp_path, stsb_replay=-0.5), train_data=tiny_train, **run)
+    with pytest.raises(InputError, match=r"sts-train\.csv"):
+        tm.train_matryoshka(config(tmp_path, stsb_replay=0.25, stsb_source=str(tmp_path)),
+                            train_data=tiny_train, **run)
     assert not (tmp_path / "out" / "checkpoints").exists()
 
 
