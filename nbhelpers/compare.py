@@ -203,6 +203,9 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--figure", type=Path, help="save the nDCG@10 plot here (PNG, SVG, ...)")
     args = parser.parse_args(argv)
+    if args.figure and args.figure.exists():
+        parser.error(f"--figure {args.figure}: already exists; choose a new path (a figure is "
+                     "never overwritten)")
     try:
         table, _ = collect_results(args.run_dir)
     except InputError as err:

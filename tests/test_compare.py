@@ -130,3 +130,6 @@ def test_summary_table_markdown_and_cli(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("| model | STS-B dev Pearson")
     with pytest.raises(SystemExit):
         compare.main([str(tmp_path / "empty")])
+    with pytest.raises(SystemExit):
+        compare.main([str(run), "--figure", str(figure)])
+    assert f"--figure {figure}: already exists" in capsys.readouterr().err
