@@ -9,7 +9,8 @@ notebook 03 does) and prints base / tuned / chosen figures, the timings and whet
 targets hold: chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
-    .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR]
+    .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
+        [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25]
 """
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def main() -> int:
     parser.add_argument("--esco-dir", default=default_dir("ESCO_DIR", "esco"))
     parser.add_argument("--stsb-dir", default=default_dir("STSB_DIR", "stsbenchmark"))
     parser.add_argument("--pairs-per-level", type=int, default=siamese.FULL_PAIRS_PER_LEVEL)
+    parser.add_argument("--train-pairs-per-level", type=int,
+                        help="graded pairs per level in the training split only (default: as "
+                        "--pairs-per-level; validation and test pairs stay the same)")
     parser.add_argument("--epochs", type=int, default=full.epochs)
     parser.add_argument("--batch-size", type=int, default=full.batch_size)
     parser.add_argument("--learning-rate", type=float, default=full.learning_rate)
@@ -60,7 +64,7 @@ def main() -> int:
 
     prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(
         esco_dir=args.esco_dir, pairs_per_level=args.pairs_per_level, seed=config.seed,
-        docs_dir=None))
+        train_pairs_per_level=args.train_pairs_per_level, docs_dir=None))
     pairs = prepared.pairs
     sts_dev = load_stsb("dev", args.stsb_dir)
 
@@ -69,7 +73,9 @@ def main() -> int:
 
     print(f"pairs train / validation / test: {len(pairs['train']):,} / "
           f"{len(pairs['validation']):,} / {len(pairs['test']):,} "
-          f"({args.pairs_per_level} per level, group-disjoint split)", flush=True)
+          f"({args.pairs_per_level} per level and held-out split, "
+          f"{args.train_pairs_per_level or args.pairs_per_level} in training; group-disjoint split)",
+          flush=True)
     train_pairs = siamese.mix_replay(pairs["train"], as_graded_pairs(load_stsb("train", args.stsb_dir)),
                                      config.replay, config.seed)
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "

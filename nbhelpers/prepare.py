@@ -38,6 +38,7 @@ class PrepareConfig:
     pairs_per_level: int = 200           # graded pairs per level and split (fewer if fewer exist)
     queries_per_occupation: int = 3
     train_queries_per_occupation: int | None = None  # training split only (None: as above)
+    train_pairs_per_level: int | None = None         # training split only (None: pairs_per_level)
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     hold_out_groups: bool = True
     scores: dict[str, float] = field(default_factory=lambda: dict(pairs_mod.DEFAULT_SCORES))
@@ -83,19 +84,13 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
     split = split_occupations(taxonomy, config.fractions, hold_out_groups=config.hold_out_groups,
                               seed=config.seed)
     graded, retrieval = {}, {}
-    # More training queries never change the held-out splits: each split has its own seed.
-    queries = {name: config.queries_per_occupation for name in SPLITS}
-    if config.train_queries_per_occupation is not None:
-        if isinstance(config.train_queries_per_occupation, bool) or not (
-                isinstance(config.train_queries_per_occupation, int)
-                and config.train_queries_per_occupation >= 1):
-            raise InputError(f"train_queries_per_occupation={config.train_queries_per_occupation!r}: "
-                             "expected an int >= 1 or None (as queries_per_occupation)")
-        queries["train"] = config.train_queries_per_occupation
+    # More training data never changes the held-out splits: each split has its own seed.
+    queries = _per_split(config, "queries_per_occupation")
+    per_level = _per_split(config, "pairs_per_level")
     for i, name in enumerate(SPLITS):
         frame = pairs_mod.graded_pairs(
             taxonomy, split.labels[name], scores=config.scores, scale="cosine",
-            pairs_per_level=config.pairs_per_level, seed=config.seed + i)
+            pairs_per_level=per_level[name], seed=config.seed + i)
         frame["score_angular"] = pairs_mod.to_angular(frame.score.to_numpy())
         graded[name] = frame
         retrieval[name] = pairs_mod.retrieval_pairs(
@@ -113,6 +108,17 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
             folder, chunk_size=config.qa_chunk_size, overlap=config.qa_overlap,
             method=config.qa_method, seed=config.seed, progress=False).pairs)
     return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa), split
+
+
+def _per_split(config: PrepareConfig, name: str) -> dict[str, int]:
+    """``config.<name>`` for every split, ``config.train_<name>`` (if set) for the training one."""
+    values = {split: getattr(config, name) for split in SPLITS}
+    train = getattr(config, f"train_{name}")
+    if train is not None:
+        if isinstance(train, bool) or not isinstance(train, int) or train < 1:
+            raise InputError(f"train_{name}={train!r}: expected an int >= 1 or None (as {name})")
+        values["train"] = train
+    return values
 
 
 def prepare_datasets(run_dir: str | Path, config: PrepareConfig | None = None) -> Prepared:

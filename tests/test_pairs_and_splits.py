@@ -125,3 +125,16 @@ def test_more_training_queries_leave_the_held_out_splits_alone(sample):
         assert more[name].equals(default[name])
     with pytest.raises(InputError, match="train_queries_per_occupation=0: expected an int >= 1"):
         build_datasets(sample, PrepareConfig(train_queries_per_occupation=0))
+
+
+def test_more_training_pairs_leave_the_held_out_splits_alone(sample):
+    from nbhelpers.prepare import PrepareConfig, build_datasets
+
+    default = build_datasets(sample, PrepareConfig(pairs_per_level=20))[0].pairs
+    more = build_datasets(sample, PrepareConfig(pairs_per_level=20, train_pairs_per_level=60))[0].pairs
+    assert len(more["train"]) > 1.5 * len(default["train"])
+    assert more["train"].level.value_counts().max() == 60
+    for name in ("validation", "test"):
+        assert more[name].equals(default[name])
+    with pytest.raises(InputError, match="train_pairs_per_level=-5: expected an int >= 1"):
+        build_datasets(sample, PrepareConfig(train_pairs_per_level=-5))
