@@ -22,18 +22,28 @@ from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
 from nbhelpers.report import PeakMemory, export_html, write_index
 from nbhelpers.runs import new_run_dir, record_step
+from nbhelpers.train_matryoshka import MatryoshkaConfig
+
+#: MatryoshkaConfig fields that notebook 04 does not take as parameters.
+NOT_NOTEBOOK_04_PARAMETERS = {"logging_steps"}
+
+
+def matryoshka_full_settings() -> dict:
+    """What ``MatryoshkaConfig.full()`` changes from the quick defaults, as notebook 04 parameters."""
+    quick, full = MatryoshkaConfig().to_dict(), MatryoshkaConfig.full().to_dict()
+    return {name: value for name, value in full.items()
+            if value != quick[name] and name not in NOT_NOTEBOOK_04_PARAMETERS}
+
 
 #: Settings each profile passes, by notebook number (the notebooks' own defaults are "quick").
-#: "full" is for the real ESCO export; 03 and 04 get ``SiameseConfig.full()`` and
-#: ``MatryoshkaConfig.full()`` (a test keeps them in step).
+#: "full" is for the real ESCO export; 03 gets ``SiameseConfig.full()`` (a test keeps them in
+#: step: importing it here would start TensorFlow) and 04 ``MatryoshkaConfig.full()``.
 PROFILES = {
     "quick": {},
     "full": {
         "01": {"pairs_per_level": 10_000, "train_queries_per_occupation": 6},
         "03": {"epochs": 2, "batch_size": 64},
-        "04": {"max_train_samples": None, "include_qa": True, "epochs": 1.0, "batch_size": 64,
-               "learning_rate": 5e-5, "max_seq_length": 128, "guard_alphas": [0.5, 0.7, 0.85, 1.0],
-               "stsb_replay": 0.25},
+        "04": matryoshka_full_settings(),
     },
 }
 

@@ -32,12 +32,11 @@ def test_full_profile_matches_the_training_presets():
     full = run.PROFILES["full"]
     assert full["01"]["pairs_per_level"] == FULL_PAIRS_PER_LEVEL
     assert set(full["01"]) <= set(asdict(PrepareConfig()))
-    siamese_full, matryoshka_full = asdict(SiameseConfig.full()), MatryoshkaConfig.full().to_dict()
+    siamese_full = asdict(SiameseConfig.full())
     assert full["03"] == {k: siamese_full[k] for k in full["03"]}
-    assert full["04"] == {k: matryoshka_full[k] for k in full["04"]}
-    quick = MatryoshkaConfig().to_dict()
-    preset_changes = {k for k, v in matryoshka_full.items() if v != quick[k]}
-    assert preset_changes - set(full["04"]) == {"logging_steps"}   # not a notebook parameter
+    quick_with_profile = MatryoshkaConfig(**full["04"]).to_dict()
+    missing = {k for k, v in MatryoshkaConfig.full().to_dict().items() if quick_with_profile[k] != v}
+    assert missing == run.NOT_NOTEBOOK_04_PARAMETERS == {"logging_steps"}
 
 
 def test_every_profile_setting_is_a_parameter_of_its_notebook():
