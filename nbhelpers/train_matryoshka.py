@@ -170,10 +170,11 @@ class MatryoshkaConfig:
 
     @classmethod
     def full(cls, **changes) -> MatryoshkaConfig:
-        """Settings for the real ESCO export (14,005 training rows at `--profile full`)."""
+        """Settings for the real ESCO export (14,005 retrieval rows at `--profile full`, 12,473
+        of them with a mined hard negative)."""
         preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 1.0,
                   "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20,
-                  "guard_alphas": [0.5, 0.7, 0.85, 1.0], "stsb_replay": 0.25}
+                  "guard_alphas": [0.5, 0.7, 0.85, 1.0], "stsb_replay": 0.25, "hard_negatives": True}
         return cls(**{**preset, **changes})
 
     @classmethod
