@@ -10,7 +10,8 @@ targets hold: chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
-        [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25]
+        [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
+        [--alphas 0 0.25 0.5 0.75 1]
 """
 from __future__ import annotations
 
@@ -45,21 +46,26 @@ def main() -> int:
     parser.add_argument("--stsb-dir", default=default_dir("STSB_DIR", "stsbenchmark"))
     parser.add_argument("--pairs-per-level", type=int, default=siamese.FULL_PAIRS_PER_LEVEL)
     parser.add_argument("--train-pairs-per-level", type=int,
-                        help="graded pairs per level in the training split only (default: as "
-                        "--pairs-per-level; validation and test pairs stay the same)")
+                        default=siamese.FULL_TRAIN_PAIRS_PER_LEVEL,
+                        help="graded pairs per level in the training split only (validation and "
+                        "test pairs stay the same)")
     parser.add_argument("--epochs", type=int, default=full.epochs)
     parser.add_argument("--batch-size", type=int, default=full.batch_size)
     parser.add_argument("--learning-rate", type=float, default=full.learning_rate)
     parser.add_argument("--replay", type=float, default=full.replay,
                         help="STS-B train pairs mixed in, as a share of the domain pairs (0: none)")
-    parser.add_argument("--train-token-table", action="store_true",
-                        help="also train USE's token table (the tutorial's setup; 3x slower)")
+    parser.add_argument("--frozen", nargs="*", default=list(full.frozen), metavar="PREFIX",
+                        help="name prefixes of encoder variables left untrained (default: "
+                        "token_table; no value: train everything, the tutorial's setup, 3x slower)")
+    parser.add_argument("--alphas", type=float, nargs="+", default=full.alphas,
+                        help="interpolation weights the guard sweeps (0: base, 1: tuned)")
     parser.add_argument("--seed", type=int, default=full.seed)
     args = parser.parse_args()
     config = siamese.SiameseConfig.full(epochs=args.epochs, batch_size=args.batch_size,
                                         learning_rate=args.learning_rate, seed=args.seed,
                                         replay=args.replay, sts_tolerance=STS_TOLERANCE,
-                                        frozen=() if args.train_token_table else full.frozen)
+                                        alphas=tuple(args.alphas),
+                                        frozen=tuple(args.frozen))
     start = time.perf_counter()
 
     prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(
@@ -74,7 +80,7 @@ def main() -> int:
     print(f"pairs train / validation / test: {len(pairs['train']):,} / "
           f"{len(pairs['validation']):,} / {len(pairs['test']):,} "
           f"({args.pairs_per_level} per level and held-out split, "
-          f"{args.train_pairs_per_level or args.pairs_per_level} in training; group-disjoint split)",
+          f"{args.train_pairs_per_level} in training; group-disjoint split)",
           flush=True)
     train_pairs = siamese.mix_replay(pairs["train"], as_graded_pairs(load_stsb("train", args.stsb_dir)),
                                      config.replay, config.seed)

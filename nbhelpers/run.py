@@ -41,7 +41,8 @@ def matryoshka_full_settings() -> dict:
 PROFILES = {
     "quick": {},
     "full": {
-        "01": {"pairs_per_level": 10_000, "train_queries_per_occupation": 6},
+        "01": {"pairs_per_level": 10_000, "train_pairs_per_level": 30_000,
+               "train_queries_per_occupation": 6},
         "03": {"epochs": 2, "batch_size": 64},
         "04": matryoshka_full_settings(),
     },

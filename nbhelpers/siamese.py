@@ -39,6 +39,9 @@ from nbhelpers.models import OFFLINE_CHOICES, Encoder
 
 #: Graded pairs per level and split for the full ESCO export (PrepareConfig.pairs_per_level).
 FULL_PAIRS_PER_LEVEL = 10_000
+#: ... and in its training split (PrepareConfig.train_pairs_per_level): more distinct training
+#: pairs transfer better to held-out groups, up to about this many (README, notebook 03 benchmark).
+FULL_TRAIN_PAIRS_PER_LEVEL = 30_000
 #: Cosines are clipped to this before arccos, whose gradient is infinite at ±1.
 COSINE_CLIP = 0.99999
 PAIR_COLUMNS = ("text1", "text2")
@@ -79,7 +82,8 @@ class SiameseConfig:
 
     @classmethod
     def full(cls, **changes) -> SiameseConfig:
-        """Settings for the real ESCO export, with data prepared at ``FULL_PAIRS_PER_LEVEL``."""
+        """Settings for the real ESCO export, with data prepared at ``FULL_PAIRS_PER_LEVEL``
+        (``FULL_TRAIN_PAIRS_PER_LEVEL`` in the training split)."""
         return cls(**{"epochs": 2, "batch_size": 64, **changes})
 
     def adam(self) -> dict:

@@ -26,14 +26,15 @@ def test_full_profile_matches_the_training_presets():
     from dataclasses import asdict
 
     from nbhelpers.prepare import PrepareConfig
-    from nbhelpers.siamese import FULL_PAIRS_PER_LEVEL, SiameseConfig
+    from nbhelpers.siamese import FULL_PAIRS_PER_LEVEL, FULL_TRAIN_PAIRS_PER_LEVEL, SiameseConfig
     from nbhelpers.train_matryoshka import MatryoshkaConfig
 
     full = run.PROFILES["full"]
     assert full["01"]["pairs_per_level"] == FULL_PAIRS_PER_LEVEL
+    assert full["01"]["train_pairs_per_level"] == FULL_TRAIN_PAIRS_PER_LEVEL
     assert set(full["01"]) <= set(asdict(PrepareConfig()))
-    siamese_full = asdict(SiameseConfig.full())
-    assert full["03"] == {k: siamese_full[k] for k in full["03"]}
+    siamese_quick, siamese_full = asdict(SiameseConfig()), asdict(SiameseConfig.full())
+    assert full["03"] == {k: v for k, v in siamese_full.items() if v != siamese_quick[k]}
     quick_with_profile = MatryoshkaConfig(**full["04"]).to_dict()
     missing = {k for k, v in MatryoshkaConfig.full().to_dict().items() if quick_with_profile[k] != v}
     assert missing == run.NOT_NOTEBOOK_04_PARAMETERS == {"logging_steps"}
