@@ -144,7 +144,9 @@ def main(argv=None) -> int:
         paths = select(notebooks(), args.only, args.start)
         if args.run_dir:
             if not args.run_dir.is_dir():
-                raise InputError(f"--run-dir {args.run_dir} does not exist")
+                raise InputError(f"--run-dir {args.run_dir} does not exist: it continues an "
+                                 f"earlier run; name a new run with --run-id "
+                                 f"{args.run_dir.name}")
             run_dir = args.run_dir.resolve()
         else:
             run_dir = new_run_dir(args.run_id).resolve()

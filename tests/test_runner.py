@@ -101,3 +101,10 @@ def test_index_links_notebooks_and_shows_headline_numbers(tmp_path):
     page = write_index(tmp_path, [tmp_path / "02_baseline_evaluation.ipynb"]).read_text()
     assert 'href="02_baseline_evaluation.html"' in page
     assert "0.6123" in page and "0.5833" in page and "0.4000" not in page
+
+
+def test_missing_run_dir_points_to_run_id(tmp_path, capsys):
+    missing = tmp_path / "full-esco"
+    assert run.main(["--run-dir", str(missing)]) == 1
+    assert "name a new run with --run-id full-esco" in capsys.readouterr().err
+    assert not missing.exists()
