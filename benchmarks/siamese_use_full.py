@@ -40,13 +40,13 @@ def default_dir(variable: str, name: str) -> str:
 
 
 def main() -> int:
-    full = siamese.SiameseConfig.full()
+    full, prepare_full = siamese.SiameseConfig.full(), PrepareConfig.full()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--esco-dir", default=default_dir("ESCO_DIR", "esco"))
     parser.add_argument("--stsb-dir", default=default_dir("STSB_DIR", "stsbenchmark"))
-    parser.add_argument("--pairs-per-level", type=int, default=siamese.FULL_PAIRS_PER_LEVEL)
+    parser.add_argument("--pairs-per-level", type=int, default=prepare_full.pairs_per_level)
     parser.add_argument("--train-pairs-per-level", type=int,
-                        default=siamese.FULL_TRAIN_PAIRS_PER_LEVEL,
+                        default=prepare_full.train_pairs_per_level,
                         help="graded pairs per level in the training split only (validation and "
                         "test pairs stay the same)")
     parser.add_argument("--epochs", type=int, default=full.epochs)

@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
 from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
+from nbhelpers.prepare import PrepareConfig
 from nbhelpers.report import PeakMemory, export_html, write_index
 from nbhelpers.runs import new_run_dir, record_step
 from nbhelpers.train_matryoshka import MatryoshkaConfig
@@ -28,21 +30,25 @@ from nbhelpers.train_matryoshka import MatryoshkaConfig
 NOT_NOTEBOOK_04_PARAMETERS = {"logging_steps"}
 
 
+def full_settings(quick: dict, full: dict, skip=frozenset()) -> dict:
+    """What a ``full()`` preset changes from the quick defaults, as notebook parameters."""
+    return {name: value for name, value in full.items() if value != quick[name] and name not in skip}
+
+
 def matryoshka_full_settings() -> dict:
     """What ``MatryoshkaConfig.full()`` changes from the quick defaults, as notebook 04 parameters."""
-    quick, full = MatryoshkaConfig().to_dict(), MatryoshkaConfig.full().to_dict()
-    return {name: value for name, value in full.items()
-            if value != quick[name] and name not in NOT_NOTEBOOK_04_PARAMETERS}
+    return full_settings(MatryoshkaConfig().to_dict(), MatryoshkaConfig.full().to_dict(),
+                         NOT_NOTEBOOK_04_PARAMETERS)
 
 
 #: Settings each profile passes, by notebook number (the notebooks' own defaults are "quick").
-#: "full" is for the real ESCO export; 03 gets ``SiameseConfig.full()`` (a test keeps them in
-#: step: importing it here would start TensorFlow) and 04 ``MatryoshkaConfig.full()``.
+#: "full" is for the real ESCO export: 01 gets ``PrepareConfig.full()``, 03 ``SiameseConfig.full()``
+#: (a test keeps them in step: importing it here would start TensorFlow) and 04
+#: ``MatryoshkaConfig.full()``.
 PROFILES = {
     "quick": {},
     "full": {
-        "01": {"pairs_per_level": 10_000, "train_pairs_per_level": 30_000,
-               "train_queries_per_occupation": 6},
+        "01": full_settings(asdict(PrepareConfig()), asdict(PrepareConfig.full())),
         "03": {"epochs": 2, "batch_size": 64},
         "04": matryoshka_full_settings(),
     },

@@ -37,11 +37,6 @@ from nbhelpers import env
 from nbhelpers.errors import InputError
 from nbhelpers.models import OFFLINE_CHOICES, Encoder
 
-#: Graded pairs per level and split for the full ESCO export (PrepareConfig.pairs_per_level).
-FULL_PAIRS_PER_LEVEL = 10_000
-#: ... and in its training split (PrepareConfig.train_pairs_per_level): more distinct training
-#: pairs transfer better to held-out groups, up to about this many (README, notebook 03 benchmark).
-FULL_TRAIN_PAIRS_PER_LEVEL = 30_000
 #: Cosines are clipped to this before arccos, whose gradient is infinite at ±1.
 COSINE_CLIP = 0.99999
 PAIR_COLUMNS = ("text1", "text2")
@@ -82,8 +77,7 @@ class SiameseConfig:
 
     @classmethod
     def full(cls, **changes) -> SiameseConfig:
-        """Settings for the real ESCO export, with data prepared at ``FULL_PAIRS_PER_LEVEL``
-        (``FULL_TRAIN_PAIRS_PER_LEVEL`` in the training split)."""
+        """Settings for the real ESCO export, with data prepared by ``PrepareConfig.full()``."""
         return cls(**{"epochs": 2, "batch_size": 64, **changes})
 
     def adam(self) -> dict:

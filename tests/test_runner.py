@@ -26,12 +26,12 @@ def test_full_profile_matches_the_training_presets():
     from dataclasses import asdict
 
     from nbhelpers.prepare import PrepareConfig
-    from nbhelpers.siamese import FULL_PAIRS_PER_LEVEL, FULL_TRAIN_PAIRS_PER_LEVEL, SiameseConfig
+    from nbhelpers.siamese import SiameseConfig
     from nbhelpers.train_matryoshka import MatryoshkaConfig
 
     full = run.PROFILES["full"]
-    assert full["01"]["pairs_per_level"] == FULL_PAIRS_PER_LEVEL
-    assert full["01"]["train_pairs_per_level"] == FULL_TRAIN_PAIRS_PER_LEVEL
+    assert full["01"]["pairs_per_level"] == PrepareConfig.full().pairs_per_level
+    assert full["01"]["train_pairs_per_level"] == PrepareConfig.full().train_pairs_per_level
     assert set(full["01"]) <= set(asdict(PrepareConfig()))
     siamese_quick, siamese_full = asdict(SiameseConfig()), asdict(SiameseConfig.full())
     assert full["03"] == {k: v for k, v in siamese_full.items() if v != siamese_quick[k]}
