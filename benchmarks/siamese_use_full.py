@@ -11,7 +11,7 @@ TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
-        [--alphas 0 0.25 0.5 0.75 1]
+        [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1]
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
 from nbhelpers import siamese
@@ -37,6 +39,18 @@ STS_TOLERANCE = 0.01
 
 def default_dir(variable: str, name: str) -> str:
     return os.environ.get(variable) or str(HERE.parent.parent / "shared" / "data" / name)
+
+
+def parse_scores(items: list[str]) -> dict[str, float]:
+    """``["same_occupation=0.9"]`` -> ``{"same_occupation": 0.9}`` (checked by the data code)."""
+    scores = {}
+    for item in items:
+        level, _, value = item.partition("=")
+        try:
+            scores[level] = float(value)
+        except ValueError:
+            raise SystemExit(f"--scores {item!r}: expected LEVEL=NUMBER") from None
+    return scores
 
 
 def main() -> int:
@@ -59,8 +73,15 @@ def main() -> int:
                         "token_table; no value: train everything, the tutorial's setup, 3x slower)")
     parser.add_argument("--alphas", type=float, nargs="+", default=full.alphas,
                         help="interpolation weights the guard sweeps (0: base, 1: tuned)")
+    parser.add_argument("--scores", nargs="+", default=[], metavar="LEVEL=COSINE",
+                        help="graded-pair targets to change, e.g. same_occupation=0.9 "
+                        "(defaults: PrepareConfig.full().scores)")
+    parser.add_argument("--soup", type=int, default=1,
+                        help="train this many times from the base weights (seeds seed, seed+1, "
+                        "...) and average the tuned weights before the guard (a uniform soup)")
     parser.add_argument("--seed", type=int, default=full.seed)
     args = parser.parse_args()
+    scores = {**prepare_full.scores, **parse_scores(args.scores)}
     config = siamese.SiameseConfig.full(epochs=args.epochs, batch_size=args.batch_size,
                                         learning_rate=args.learning_rate, seed=args.seed,
                                         replay=args.replay, sts_tolerance=STS_TOLERANCE,
@@ -70,7 +91,7 @@ def main() -> int:
 
     prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(
         esco_dir=args.esco_dir, pairs_per_level=args.pairs_per_level, seed=config.seed,
-        train_pairs_per_level=args.train_pairs_per_level, docs_dir=None))
+        train_pairs_per_level=args.train_pairs_per_level, scores=scores, docs_dir=None))
     pairs = prepared.pairs
     sts_dev = load_stsb("dev", args.stsb_dir)
 
@@ -86,18 +107,26 @@ def main() -> int:
                                      config.replay, config.seed)
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
           "STS-B train pairs, replayed against forgetting)")
-    print(f"settings: {config}", flush=True)
+    print(f"settings: {config}\ntargets (cosine): {scores}", flush=True)
     base = evaluate(resolve_model(config.model))
     print(f"base: {base}", flush=True)
 
     layer = siamese.load_encoder_layer(config.model)
-    model = siamese.build_siamese_model(layer, frozen=config.frozen, **config.adam())
     base_weights = siamese.snapshot_weights(layer)
-    with tempfile.TemporaryDirectory(prefix="siamese-use-full-") as tmp:
-        result = siamese.train_siamese(model, train_pairs, pairs["validation"],
-                                       log_dir=Path(tmp) / "tensorboard", verbose=2,
-                                       **config.training())
-    tuned_weights = siamese.snapshot_weights(layer)
+    ingredients = []
+    for k in range(args.soup):
+        siamese.interpolate(layer, base_weights, base_weights, 0.0)
+        model = siamese.build_siamese_model(layer, frozen=config.frozen, **config.adam())
+        with tempfile.TemporaryDirectory(prefix="siamese-use-full-") as tmp:
+            result = siamese.train_siamese(model, train_pairs, pairs["validation"],
+                                           log_dir=Path(tmp) / "tensorboard", verbose=2,
+                                           **{**config.training(), "seed": config.seed + k})
+        ingredients.append(siamese.snapshot_weights(layer))
+        if args.soup > 1:
+            print(f"ingredient {k + 1}: best epoch {result.best_epoch}, "
+                  f"{evaluate(siamese.LayerEncoder(layer))}", flush=True)
+    tuned_weights = [np.mean(ws, axis=0) for ws in zip(*ingredients)]
+    del ingredients
     sweep = siamese.alpha_sweep(layer, base_weights, tuned_weights, config.alphas, evaluate)
     choice = choose_alpha(sweep, base["stsb_dev_pearson"], config.sts_tolerance,
                           domain="domain_val_spearman")

@@ -13,7 +13,9 @@ level                  relation                                    default (cosi
 ``unrelated``          different 2-digit (sub-major) groups        0.0
 =====================  ==========================================  ================
 
-Targets come on two scales. ``cosine`` is the table above. ``angular`` is
+The targets are a parameter (``scores``). The full profile uses evenly spaced ones (1.0
+becomes 0.9 and 0.0 becomes 0.1), measured better for notebook 03 on the real export
+(``PrepareConfig.full()``). Targets come on two scales. ``cosine`` is the table above. ``angular`` is
 ``1 - arccos(cosine) / pi``, the scale the original USE tutorial trained on: unrelated
 0.5, related (cosine 0.7) 0.7468, same 1.0.
 
@@ -76,6 +78,18 @@ def graded_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]] | None =
     if scale == "angular":
         frame["score"] = to_angular(frame.score.to_numpy())
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def level_targets(frame: pd.DataFrame, name: str = "pairs") -> dict[str, float]:
+    """The cosine target of each level in a graded-pairs frame (``score`` on the cosine scale)."""
+    missing = {"level", "score"} - set(frame.columns)
+    if missing:
+        raise InputError(f"{name}: missing column(s) {sorted(missing)}")
+    targets = frame.groupby("level").score.unique()
+    mixed = {level: sorted(values) for level, values in targets.items() if len(values) > 1}
+    if mixed:
+        raise InputError(f"{name}: expected one score per level, found {mixed}")
+    return {level: float(values[0]) for level, values in targets.items()}
 
 
 def _check_scores(scores) -> dict[str, float]:

@@ -60,6 +60,17 @@ def test_scores_are_configurable_and_checked(sample):
         pairs.graded_pairs(sample, scale="degrees")
 
 
+def test_level_targets_read_back_the_scores_pairs_were_made_with(sample):
+    scores = {"same_occupation": 0.9, "unrelated": 0.1}
+    frame = pairs.graded_pairs(sample, pairs_per_level=5, scale="cosine", scores=scores)
+    assert pairs.level_targets(frame) == {**pairs.DEFAULT_SCORES, **scores}
+    frame.loc[frame.index[frame.level == "unrelated"][0], "score"] = 0.2
+    with pytest.raises(InputError, match=r"test pairs: expected one score per level.*unrelated"):
+        pairs.level_targets(frame, "test pairs")
+    with pytest.raises(InputError, match=r"missing column\(s\) \['level'\]"):
+        pairs.level_targets(frame.drop(columns="level"))
+
+
 def test_retrieval_pairs_and_ir_dicts(sample):
     frame = pairs.retrieval_pairs(sample, queries_per_occupation=2)
     assert frame.groupby("passage_id").size().max() <= 2

@@ -25,6 +25,7 @@ def test_parameters_only_reach_notebooks_that_declare_them(tmp_path):
 def test_full_profile_matches_the_training_presets():
     from dataclasses import asdict
 
+    from nbhelpers.pairs import LEVELS
     from nbhelpers.prepare import PrepareConfig
     from nbhelpers.siamese import SiameseConfig
     from nbhelpers.train_matryoshka import MatryoshkaConfig
@@ -32,6 +33,8 @@ def test_full_profile_matches_the_training_presets():
     full = run.PROFILES["full"]
     assert full["01"]["pairs_per_level"] == PrepareConfig.full().pairs_per_level
     assert full["01"]["train_pairs_per_level"] == PrepareConfig.full().train_pairs_per_level
+    targets = [full["01"]["scores"][level] for level in LEVELS]
+    assert targets == sorted(targets, reverse=True) and full["01"]["scores"] == PrepareConfig.full().scores
     assert set(full["01"]) <= set(asdict(PrepareConfig()))
     siamese_quick, siamese_full = asdict(SiameseConfig()), asdict(SiameseConfig.full())
     assert full["03"] == {k: v for k, v in siamese_full.items() if v != siamese_quick[k]}
