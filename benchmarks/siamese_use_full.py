@@ -7,7 +7,9 @@ loss; learning rate, frozen token table and STS-B replay as documented there), s
 interpolation weight alpha, chooses it on the validation pairs within the STS-B tolerance (as
 notebook 03 does) and prints base / tuned / chosen figures, the timings and whether the
 targets hold: chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
-TensorBoard logs go to a temporary folder; nothing is written to the repo.
+``--scores`` and ``--soup`` are for trials: other graded targets, or several training runs
+averaged into one model before the guard. TensorBoard logs go to a temporary folder; nothing is
+written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
@@ -81,6 +83,8 @@ def main() -> int:
                         "...) and average the tuned weights before the guard (a uniform soup)")
     parser.add_argument("--seed", type=int, default=full.seed)
     args = parser.parse_args()
+    if args.soup < 1:
+        parser.error(f"--soup {args.soup}: expected at least 1 training run")
     scores = {**prepare_full.scores, **parse_scores(args.scores)}
     config = siamese.SiameseConfig.full(epochs=args.epochs, batch_size=args.batch_size,
                                         learning_rate=args.learning_rate, seed=args.seed,
@@ -123,7 +127,7 @@ def main() -> int:
                                            **{**config.training(), "seed": config.seed + k})
         ingredients.append(siamese.snapshot_weights(layer))
         if args.soup > 1:
-            print(f"ingredient {k + 1}: best epoch {result.best_epoch}, "
+            print(f"ingredient {k + 1}: {result.seconds:.0f} s, best epoch {result.best_epoch}, "
                   f"{evaluate(siamese.LayerEncoder(layer))}", flush=True)
     tuned_weights = [np.mean(ws, axis=0) for ws in zip(*ingredients)]
     del ingredients
@@ -147,7 +151,8 @@ def main() -> int:
         print(f"{name:<20} {scores['domain_val_spearman']:>20.5f} "
               f"{scores['domain_test_spearman']:>21.5f} {scores['stsb_dev_pearson']:>18.5f}")
     print(f"\nchosen alpha: {choice.alpha:g} ({choice.reason})")
-    print(f"training: {result.seconds:.0f} s, {result.samples_per_second:.1f} pairs/s, "
+    print(f"training{' (last ingredient)' if args.soup > 1 else ''}: {result.seconds:.0f} s, "
+          f"{result.samples_per_second:.1f} pairs/s, "
           f"best epoch {result.best_epoch} of {len(result.history)}")
     print(f"targets: domain Spearman >= base + {DOMAIN_GAIN:.2f} "
           f"({base['domain_test_spearman'] + DOMAIN_GAIN:.5f}): {'yes' if domain_ok else 'NO'}; "
