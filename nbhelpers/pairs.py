@@ -15,8 +15,8 @@ level                  relation                                    default (cosi
 
 The targets are a parameter (``scores``). The full profile uses evenly spaced ones (1.0
 becomes 0.9 and 0.0 becomes 0.1), measured better for notebook 03 on the real export
-(``PrepareConfig.full()``). Targets come on two scales. ``cosine`` is the table above. ``angular`` is
-``1 - arccos(cosine) / pi``, the scale the original USE tutorial trained on: unrelated
+(``PrepareConfig.full()``). Targets come on two scales. ``cosine`` is the table above.
+``angular`` is ``1 - arccos(cosine) / pi``, the scale the original USE tutorial trained on: unrelated
 0.5, related (cosine 0.7) 0.7468, same 1.0.
 
 **Retrieval pairs** teach a model to find the passage that answers a query: the query
