@@ -7,13 +7,13 @@ loss; learning rate, frozen token table and STS-B replay as documented there), s
 interpolation weight alpha, chooses it on the validation pairs within the STS-B tolerance (as
 notebook 03 does) and prints base / tuned / chosen figures, the timings and whether the
 targets hold: chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
-``--scores`` and ``--soup`` are for trials: other graded targets, or several training runs
-averaged into one model before the guard. TensorBoard logs go to a temporary folder; nothing is
-written to the repo.
+``--scores``, ``--soup`` and ``--lr-decay`` are for trials: other graded targets, several
+training runs averaged into one model before the guard, a learning rate falling to zero.
+TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
-        [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1]
+        [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay]
 """
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=full.learning_rate)
     parser.add_argument("--replay", type=float, default=full.replay,
                         help="STS-B train pairs mixed in, as a share of the domain pairs (0: none)")
+    parser.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=False,
+                        help="learning rate falling linearly to zero over the epochs (a trial)")
     parser.add_argument("--frozen", nargs="*", default=list(full.frozen), metavar="PREFIX",
                         help="name prefixes of encoder variables left untrained (default: "
                         "token_table; no value: train everything, the tutorial's setup, 3x slower)")
@@ -111,7 +113,7 @@ def main() -> int:
                                      config.replay, config.seed)
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
           "STS-B train pairs, replayed against forgetting)")
-    print(f"settings: {config}\ntargets (cosine): {scores}", flush=True)
+    print(f"settings: {config}, lr_decay={args.lr_decay}\ntargets (cosine): {scores}", flush=True)
     base = evaluate(resolve_model(config.model))
     print(f"base: {base}", flush=True)
 
@@ -124,6 +126,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="siamese-use-full-") as tmp:
             result = siamese.train_siamese(model, train_pairs, pairs["validation"],
                                            log_dir=Path(tmp) / "tensorboard", verbose=2,
+                                           lr_decay=args.lr_decay,
                                            **{**config.training(), "seed": config.seed + k})
         ingredients.append(siamese.snapshot_weights(layer))
         if args.soup > 1:

@@ -278,6 +278,27 @@ def pairs_dataset(pairs: pd.DataFrame, batch_size: int, shuffle: bool = False,
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+class LinearDecay(tf.keras.callbacks.Callback):
+    """Learning rate falling linearly from the optimizer's to zero over ``total_steps`` batches.
+
+    The peak is restored when training ends, so the optimizer can be reused.
+    """
+
+    def __init__(self, total_steps: int):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_begin(self, logs=None):
+        self.peak, self.step = float(self.model.optimizer.learning_rate.numpy()), 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.peak * (1 - self.step / self.total_steps))
+        self.step += 1
+
+    def on_train_end(self, logs=None):
+        self.model.optimizer.learning_rate.assign(self.peak)
+
+
 @dataclass
 class TrainResult:
     """What ``train_siamese`` did: per-epoch losses, the restored epoch and the speed."""
@@ -290,11 +311,13 @@ class TrainResult:
 
 def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: pd.DataFrame, *,
                   epochs: int, batch_size: int, patience: int, log_dir: str | Path,
-                  seed: int = 42, target: str = "score_angular", verbose: int = 1) -> TrainResult:
+                  seed: int = 42, lr_decay: bool = False, target: str = "score_angular",
+                  verbose: int = 1) -> TrainResult:
     """Fit on ``train_pairs``, validate on ``val_pairs``, stop early and keep the best epoch.
 
     TensorBoard logs go to ``log_dir`` (put it in the run folder). Seeds are fixed with
     ``tf.keras.utils.set_random_seed(seed)``; the training pairs are reshuffled every epoch.
+    ``lr_decay``: the learning rate falls linearly to zero over all ``epochs`` (``LinearDecay``).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise InputError(f"epochs={epochs!r}: expected a positive int")
@@ -308,8 +331,11 @@ def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: p
                                                restore_best_weights=True)
     board = tf.keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
                                            profile_batch=0)
+    callbacks = [stopper, board]
+    if lr_decay:
+        callbacks.append(LinearDecay(epochs * math.ceil(len(train_pairs) / batch_size)))
     start = time.perf_counter()
-    fit = model.fit(train, validation_data=val, epochs=epochs, callbacks=[stopper, board],
+    fit = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks,
                     verbose=verbose)
     seconds = time.perf_counter() - start
     history = pd.DataFrame({"epoch": np.arange(1, len(fit.history["loss"]) + 1),

@@ -124,6 +124,23 @@ def test_training_lowers_the_loss_and_restores_the_best_epoch(tiny_layer, tmp_pa
     assert math.isclose(restored, history.val_loss[0], rel_tol=1e-4)
 
 
+def test_linear_decay_lowers_the_learning_rate_every_batch_and_restores_it(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR)
+    seen = []
+    record = tf.keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(
+        float(model.optimizer.learning_rate.numpy())))
+    data = siamese.pairs_dataset(tiny_pairs(16), 8)
+    model.fit(data, epochs=2, callbacks=[siamese.LinearDecay(4), record], verbose=0)
+    np.testing.assert_allclose(seen, [TINY_LR, 0.75 * TINY_LR, 0.5 * TINY_LR, 0.25 * TINY_LR],
+                               rtol=1e-6)
+    assert math.isclose(float(model.optimizer.learning_rate.numpy()), TINY_LR, rel_tol=1e-6)
+    result = siamese.train_siamese(model, tiny_pairs(16), tiny_pairs(8, seed=3), epochs=1,
+                                   batch_size=8, patience=1, lr_decay=True,
+                                   log_dir=tmp_path / "logs", verbose=0)
+    assert result.best_epoch == 1
+    assert math.isclose(float(model.optimizer.learning_rate.numpy()), TINY_LR, rel_tol=1e-6)
+
+
 def test_frozen_variables_stay_fixed_while_the_others_train(tiny_layer, tmp_path):
     model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR, frozen=("table",))
     assert [v.name for v in model.tuned_variables()] == ["bias:0", "kernel:0"]
