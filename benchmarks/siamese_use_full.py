@@ -83,7 +83,9 @@ def main() -> int:
     parser.add_argument("--soup", type=int, default=1,
                         help="train this many times from the base weights (seeds seed, seed+1, "
                         "...) and average the tuned weights before the guard (a uniform soup)")
-    parser.add_argument("--seed", type=int, default=full.seed)
+    parser.add_argument("--seed", type=int, default=full.seed,
+                        help="seeds the split, the pairs and training alike: another seed "
+                        "measures another held-out test set")
     args = parser.parse_args()
     if args.soup < 1:
         parser.error(f"--soup {args.soup}: expected at least 1 training run")

@@ -94,7 +94,7 @@ def plot_similarity_grid(texts, encoders: dict, shared_scale: bool = False):
 def plot_metric_by_dim(table: pd.DataFrame, metric: str = "ndcg@10"):
     """A retrieval metric against the truncation dimension, one line per model."""
     rows = table[table.metric == metric].dropna(subset=["dim"])
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     for model, group in rows.groupby("model", sort=False):
         group = group.sort_values("dim")
         ax.plot(group.dim, group.value, marker="o", label=model)
@@ -105,7 +105,7 @@ def plot_metric_by_dim(table: pd.DataFrame, metric: str = "ndcg@10"):
     ax.set_ylabel(metric)
     ax.set_title(f"Retrieval {metric} by truncation dimension")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)  # beside the lines
     fig.tight_layout()
     return fig
 
