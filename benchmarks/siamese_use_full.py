@@ -5,8 +5,9 @@ model (a separately loaded copy: domain Spearman on validation and test pairs, S
 angular Pearson), trains with ``SiameseConfig.full()`` (the tutorial's siamese network and
 loss; learning rate, frozen token table and STS-B replay as documented there), sweeps the
 interpolation weight alpha, chooses it on the validation pairs within the STS-B tolerance (as
-notebook 03 does) and prints base / tuned / chosen figures, the timings and whether the
-targets hold: chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
+notebook 03 does) and prints base / tuned / chosen figures, how well base and chosen model tell
+neighbouring levels of test pairs apart (AUC), the timings and whether the targets hold:
+chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
 ``--scores``, ``--soup`` and ``--lr-decay`` are for trials: other graded targets, several
 training runs averaged into one model before the guard, a learning rate falling to zero.
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
@@ -24,10 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
 from nbhelpers import siamese
-from nbhelpers.evaluation import forgetting_scores
+from nbhelpers.evaluation import forgetting_scores, pair_scores
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
@@ -116,7 +118,8 @@ def main() -> int:
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
           "STS-B train pairs, replayed against forgetting)")
     print(f"settings: {config}, lr_decay={args.lr_decay}\ntargets (cosine): {scores}", flush=True)
-    base = evaluate(resolve_model(config.model))
+    base_encoder = resolve_model(config.model)
+    base = evaluate(base_encoder)
     print(f"base: {base}", flush=True)
 
     layer = siamese.load_encoder_layer(config.model)
@@ -140,6 +143,12 @@ def main() -> int:
     choice = choose_alpha(sweep, base["stsb_dev_pearson"], config.sts_tolerance,
                           domain="domain_val_spearman")
 
+    siamese.interpolate(layer, base_weights, tuned_weights, choice.alpha)
+    separation = pd.DataFrame({name: {k.removesuffix("/auc"): v for k, v in
+                                      pair_scores(encoder, pairs["test"]).items() if k.endswith("/auc")}
+                               for name, encoder in [("base", base_encoder),
+                                                     (f"chosen (alpha={choice.alpha:g})",
+                                                      siamese.LayerEncoder(layer))]})
     by_alpha = sweep.set_index("alpha")
     rows = {"base": base, "tuned (alpha=1)": by_alpha.loc[1.0].to_dict(),
             f"chosen (alpha={choice.alpha:g})": (by_alpha.loc[choice.alpha].to_dict()
@@ -155,6 +164,8 @@ def main() -> int:
     for name, scores in rows.items():
         print(f"{name:<20} {scores['domain_val_spearman']:>20.5f} "
               f"{scores['domain_test_spearman']:>21.5f} {scores['stsb_dev_pearson']:>18.5f}")
+    print("\ntest pairs, neighbouring levels told apart (AUC; 0.5: not at all):\n"
+          + separation.round(4).to_string())
     print(f"\nchosen alpha: {choice.alpha:g} ({choice.reason})")
     print(f"training{' (last ingredient)' if args.soup > 1 else ''}: {result.seconds:.0f} s, "
           f"{result.samples_per_second:.1f} pairs/s, "

@@ -4,7 +4,9 @@
   cosine and for angular similarity (Spearman is the same for both: the transform is monotone).
 * **Domain pairs**: Spearman and Pearson against the graded ESCO targets, overall; per level the
   mean similarity and its mean absolute error to the level's target (within one level every
-  target is equal, so a correlation is undefined there).
+  target is equal, so a correlation is undefined there); per pair of neighbouring levels
+  (``unrelated<same_sub_major/auc``, ...) the AUC: the chance that a pair of the closer level
+  gets the higher cosine (0.5: the model cannot tell the two levels apart).
 * **Retrieval**: nDCG@10, MRR@10, Recall@1/10 and MAP@100 with sentence-transformers'
   ``InformationRetrievalEvaluator`` definitions, at each Matryoshka truncation dimension.
 
@@ -83,7 +85,19 @@ def pair_scores(encoder, pairs: pd.DataFrame) -> dict[str, float]:
     for level, group in frame.groupby("level", sort=False):
         out[f"{level}/mean_cosine"] = float(group.cosine.mean())
         out[f"{level}/mae"] = float(group.error.mean())
+    targets = frame.groupby("level").score.mean().sort_values(kind="stable")  # ties: by name
+    for lower, upper in zip(targets.index, targets.index[1:]):
+        if targets[upper] > targets[lower]:
+            out[f"{lower}<{upper}/auc"] = auc(frame.cosine[frame.level == lower],
+                                              frame.cosine[frame.level == upper])
     return out
+
+
+def auc(lower, upper) -> float:
+    """Chance that a random ``upper`` value exceeds a random ``lower`` one (ties count half)."""
+    ranks = stats.rankdata(np.concatenate([np.asarray(lower), np.asarray(upper)]))
+    n_low, n_up = len(lower), len(upper)
+    return float((ranks[n_low:].sum() - n_up * (n_up + 1) / 2) / (n_low * n_up))
 
 
 def retrieval_scores(encoder, queries: dict, corpus: dict, relevant: dict,

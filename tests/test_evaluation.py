@@ -75,8 +75,21 @@ def test_pair_scores_overall_and_per_level():
     assert scores["same_unit_group/mean_cosine"] == pytest.approx(0.6)
     assert scores["same_unit_group/mae"] == pytest.approx(0.1)
     assert scores["unrelated/mae"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["unrelated<same_unit_group/auc"] == scores["same_unit_group<same_occupation/auc"] == 1
     with pytest.raises(InputError, match="no rows"):
         evaluation.pair_scores(enc, pairs.iloc[:0])
+
+
+def test_level_auc_counts_ties_half_and_skips_levels_with_equal_targets():
+    enc = TableEncoder({"a": [1, 0], "b": [1, 0], "c": [0.6, 0.8], "d": [0, 1]})
+    # cosines: a-d 0.0 and a-c 0.6 in the lower level, a-c 0.6 and a-b 1.0 in the upper one
+    pairs = pd.DataFrame({"text1": ["a"] * 5, "text2": ["d", "c", "c", "b", "b"],
+                          "score": [0.3, 0.3, 0.5, 0.5, 0.5],
+                          "level": ["sub", "sub", "minor", "minor", "other_minor"]})
+    scores = evaluation.pair_scores(enc, pairs)
+    assert scores["sub<minor/auc"] == pytest.approx(3.5 / 4)  # 1 + 0.5 (tie) + 1 + 1
+    assert not any("other_minor" in key and key.endswith("/auc") for key in scores)
+    assert evaluation.auc([0.9], [0.1, 0.2]) == 0.0
 
 
 def test_results_file_schema_and_no_overwrite(tmp_path):

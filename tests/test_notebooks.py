@@ -59,6 +59,11 @@ def test_notebook_02_records_domain_and_retrieval_metrics_for_both_models(series
     for model in ("use-m3", "minilm"):
         assert 0.3 < pairs[model, "spearman"] < 0.95
         assert pairs[model, "same_occupation/mean_cosine"] > pairs[model, "unrelated/mean_cosine"]
+        aucs = pairs[model][pairs[model].index.str.endswith("/auc")]
+        assert list(aucs.index) == ["unrelated<same_sub_major/auc", "same_sub_major<same_minor_group/auc",
+                                    "same_minor_group<same_unit_group/auc",
+                                    "same_unit_group<same_occupation/auc"]
+        assert aucs.between(0, 1).all() and aucs.iloc[-1] > 0.5
     retrieval = table[table.dataset == "esco-retrieval"]
     dims = retrieval.groupby("model").dim.apply(lambda d: sorted(set(d), reverse=True)).to_dict()
     assert dims == {"use-m3": [512, 256, 128, 64], "minilm": [384, 256, 128, 64]}
