@@ -8,13 +8,16 @@ interpolation weight alpha, chooses it on the validation pairs within the STS-B 
 notebook 03 does) and prints base / tuned / chosen figures, how well base and chosen model tell
 neighbouring levels of test pairs apart (AUC), the timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
-``--scores``, ``--soup`` and ``--lr-decay`` are for trials: other graded targets, several
-training runs averaged into one model before the guard, a learning rate falling to zero.
-TensorBoard logs go to a temporary folder; nothing is written to the repo.
+``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch`` and
+``--anchor-pairs-per-level`` are for trials: other graded targets, several training runs
+averaged into one model before the guard, a learning rate falling to zero, early stopping
+checked within epochs, (label, ISCO group title) training pairs. TensorBoard logs go to a
+temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
-        [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay]
+        [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
+        [--checks-per-epoch 1] [--anchor-pairs-per-level 0]
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from nbhelpers.evaluation import forgetting_scores, pair_scores
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
+from nbhelpers.pairs import group_anchor_pairs, to_angular
 from nbhelpers.prepare import PrepareConfig, build_datasets
 from nbhelpers.stsb import as_graded_pairs, load_stsb
 
@@ -74,6 +78,9 @@ def main() -> int:
                         help="STS-B train pairs mixed in, as a share of the domain pairs (0: none)")
     parser.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=False,
                         help="learning rate falling linearly to zero over the epochs (a trial)")
+    parser.add_argument("--checks-per-epoch", type=int, default=1,
+                        help="validate this many times per epoch; early stopping (patience "
+                        "counted in checks) keeps the best check (a trial)")
     parser.add_argument("--frozen", nargs="*", default=list(full.frozen), metavar="PREFIX",
                         help="name prefixes of encoder variables left untrained (default: "
                         "token_table; no value: train everything, the tutorial's setup, 3x slower)")
@@ -82,6 +89,9 @@ def main() -> int:
     parser.add_argument("--scores", nargs="+", default=[], metavar="LEVEL=COSINE",
                         help="graded-pair targets to change, e.g. same_occupation=0.9 "
                         "(defaults: PrepareConfig.full().scores)")
+    parser.add_argument("--anchor-pairs-per-level", type=int, default=0,
+                        help="add this many (label, ISCO group title) training pairs per level "
+                        "(pairs.group_anchor_pairs; a trial)")
     parser.add_argument("--soup", type=int, default=1,
                         help="train this many times from the base weights (seeds seed, seed+1, "
                         "...) and average the tuned weights before the guard (a uniform soup)")
@@ -99,7 +109,8 @@ def main() -> int:
                                         frozen=tuple(args.frozen))
     start = time.perf_counter()
 
-    prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(
+    taxonomy = load_esco(args.esco_dir)
+    prepared, split = build_datasets(taxonomy, PrepareConfig(
         esco_dir=args.esco_dir, pairs_per_level=args.pairs_per_level, seed=config.seed,
         train_pairs_per_level=args.train_pairs_per_level, scores=scores, docs_dir=None))
     pairs = prepared.pairs
@@ -113,11 +124,19 @@ def main() -> int:
           f"({args.pairs_per_level} per level and held-out split, "
           f"{args.train_pairs_per_level} in training; group-disjoint split)",
           flush=True)
+    if args.anchor_pairs_per_level:
+        anchors = group_anchor_pairs(taxonomy, split.labels["train"], scores=scores,
+                                     pairs_per_level=args.anchor_pairs_per_level, seed=config.seed)
+        anchors["score_angular"] = to_angular(anchors.score.to_numpy())
+        print(f"group anchor pairs: {len(anchors):,}, e.g. "
+              f"{anchors[['text1', 'text2', 'level']].head(4).to_dict('records')}")
+        pairs["train"] = pd.concat([pairs["train"], anchors], ignore_index=True)
     train_pairs = siamese.mix_replay(pairs["train"], as_graded_pairs(load_stsb("train", args.stsb_dir)),
                                      config.replay, config.seed)
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
           "STS-B train pairs, replayed against forgetting)")
-    print(f"settings: {config}, lr_decay={args.lr_decay}\ntargets (cosine): {scores}", flush=True)
+    print(f"settings: {config}, lr_decay={args.lr_decay}, "
+          f"checks_per_epoch={args.checks_per_epoch}\ntargets (cosine): {scores}", flush=True)
     base_encoder = resolve_model(config.model)
     base = evaluate(base_encoder)
     print(f"base: {base}", flush=True)
@@ -132,6 +151,7 @@ def main() -> int:
             result = siamese.train_siamese(model, train_pairs, pairs["validation"],
                                            log_dir=Path(tmp) / "tensorboard", verbose=2,
                                            lr_decay=args.lr_decay,
+                                           checks_per_epoch=args.checks_per_epoch,
                                            **{**config.training(), "seed": config.seed + k})
         ingredients.append(siamese.snapshot_weights(layer))
         if args.soup > 1:
@@ -169,7 +189,7 @@ def main() -> int:
     print(f"\nchosen alpha: {choice.alpha:g} ({choice.reason})")
     print(f"training{' (last ingredient)' if args.soup > 1 else ''}: {result.seconds:.0f} s, "
           f"{result.samples_per_second:.1f} pairs/s, "
-          f"best epoch {result.best_epoch} of {len(result.history)}")
+          f"best epoch {result.best_epoch:g} of {result.history.epoch.iloc[-1]:g}")
     print(f"targets: domain Spearman >= base + {DOMAIN_GAIN:.2f} "
           f"({base['domain_test_spearman'] + DOMAIN_GAIN:.5f}): {'yes' if domain_ok else 'NO'}; "
           f"STS-B dev Pearson >= base - {STS_TOLERANCE} "

@@ -80,6 +80,65 @@ def graded_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]] | None =
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
+def group_anchor_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]], *,
+                       pairs_per_level: int = 200, scores: dict[str, float] | None = None,
+                       seed: int = 42) -> pd.DataFrame:
+    """Graded pairs of an occupation label and the title of an ISCO group (training only).
+
+    Each 3- or 4-digit group title stands in for one more member of its group, and the pair
+    gets the level of an occupation in that group: the occupation's own unit group title is
+    ``same_unit_group``, another unit or its own minor group ``same_minor_group``, a group of
+    another minor group in the sub-major group ``same_sub_major``, of another sub-major group
+    ``unrelated``. Only titles of groups holding an occupation of ``labels`` are used, so the
+    titles of held-out groups stay unseen; a minor group titled like its unit group counts once. Same columns as :func:`graded_pairs` (cosine scale;
+    ``uri2`` is the group code).
+    """
+    scores = _check_scores(scores)
+    if pairs_per_level < 1:
+        raise InputError(f"pairs_per_level={pairs_per_level}: expected a positive number")
+    uris = sorted(labels)
+    codes = taxonomy.occupations.isco_group.loc[uris].to_dict()
+    titles = taxonomy.groups.label
+    groups = sorted({c[:n] for c in codes.values() for n in (3, 4)} & set(titles.index))
+    # A minor group with one unit group often shares its title: keep the title once, as the unit's.
+    units = {(g[:3], titles[g].lower()) for g in groups if len(g) == 4}
+    groups = [g for g in groups if len(g) == 4 or (g, titles[g].lower()) not in units]
+    rng = np.random.default_rng(seed)
+    rows, seen, pools = [], set(), {}   # a text pair occurs once, at the closer level
+    for level in LEVELS[1:]:
+        digits = _SHARED_DIGITS[level]
+        found = []
+        for _ in range(50 * pairs_per_level):
+            if len(found) == pairs_per_level:
+                break
+            uri = uris[rng.integers(len(uris))]
+            if (codes[uri], digits) not in pools:
+                pools[codes[uri], digits] = _groups_at(codes[uri], groups, digits)
+            pool = pools[codes[uri], digits]
+            if not pool:
+                continue
+            group = pool[rng.integers(len(pool))]
+            text = labels[uri][rng.integers(len(labels[uri]))]
+            key = (text.lower(), titles[group].lower())
+            if key not in seen:
+                seen.add(key)
+                found.append((text, titles[group], scores[level], level, uri, group))
+        rows += found
+    frame = pd.DataFrame(rows, columns=["text1", "text2", "score", "level", "uri1", "uri2"])
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _groups_at(code: str, groups: list[str], digits: int) -> list[str]:
+    """Groups whose title counts as a member sharing exactly ``digits`` digits with ``code``."""
+    if digits == 4:
+        return [code] if code in groups else []
+    if digits == 3:   # another unit group of the minor group, or the minor group itself
+        return [g for g in groups if g[:3] == code[:3] and g != code]
+    if digits == 2:
+        return [g for g in groups if g[:2] == code[:2] and g[:3] != code[:3]]
+    return [g for g in groups if g[:2] != code[:2]]
+
+
 def level_targets(frame: pd.DataFrame, name: str = "pairs") -> dict[str, float]:
     """The cosine target of each level in a graded-pairs frame (``score`` on the cosine scale)."""
     missing = {"level", "score"} - set(frame.columns)

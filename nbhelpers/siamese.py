@@ -304,28 +304,40 @@ class TrainResult:
     """What ``train_siamese`` did: per-epoch losses, the restored epoch and the speed."""
 
     history: pd.DataFrame        # epoch (1-based), loss, val_loss
-    best_epoch: int              # 1-based epoch whose weights the model now holds
+    best_epoch: float            # epoch whose weights the model now holds (1-based; a fraction
+                                 # of a pass with checks_per_epoch > 1)
     seconds: float               # wall time of fit, validation passes included
     samples_per_second: float    # training pairs per second of that wall time
 
 
 def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: pd.DataFrame, *,
                   epochs: int, batch_size: int, patience: int, log_dir: str | Path,
-                  seed: int = 42, lr_decay: bool = False, target: str = "score_angular",
-                  verbose: int = 1) -> TrainResult:
+                  seed: int = 42, lr_decay: bool = False, checks_per_epoch: int = 1,
+                  target: str = "score_angular", verbose: int = 1) -> TrainResult:
     """Fit on ``train_pairs``, validate on ``val_pairs``, stop early and keep the best epoch.
 
     TensorBoard logs go to ``log_dir`` (put it in the run folder). Seeds are fixed with
     ``tf.keras.utils.set_random_seed(seed)``; the training pairs are reshuffled every epoch.
     ``lr_decay``: the learning rate falls linearly to zero over all ``epochs`` (``LinearDecay``).
+    ``checks_per_epoch``: validate (and let early stopping decide) this many times per pass
+    over the training pairs; ``patience`` then counts checks, and ``history.epoch`` and
+    ``best_epoch`` are fractions of passes (0.25, 0.5, ...).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise InputError(f"epochs={epochs!r}: expected a positive int")
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
         raise InputError(f"patience={patience!r}: expected an int >= 0")
+    if isinstance(checks_per_epoch, bool) or not isinstance(checks_per_epoch, int) \
+            or checks_per_epoch < 1:
+        raise InputError(f"checks_per_epoch={checks_per_epoch!r}: expected a positive int")
     tf.keras.utils.set_random_seed(seed)
     train = pairs_dataset(train_pairs, batch_size, shuffle=True, seed=seed, target=target,
                           name="train_pairs")
+    steps = math.ceil(len(train_pairs) / batch_size)
+    check_steps = None
+    if checks_per_epoch > 1:
+        check_steps = math.ceil(steps / checks_per_epoch)
+        train = train.repeat()
     val = pairs_dataset(val_pairs, batch_size, target=target, name="val_pairs")
     stopper = tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                restore_best_weights=True)
@@ -333,15 +345,20 @@ def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: p
                                            profile_batch=0)
     callbacks = [stopper, board]
     if lr_decay:
-        callbacks.append(LinearDecay(epochs * math.ceil(len(train_pairs) / batch_size)))
+        callbacks.append(LinearDecay(epochs * (check_steps * checks_per_epoch if check_steps
+                                               else steps)))
     start = time.perf_counter()
-    fit = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks,
-                    verbose=verbose)
+    fit = model.fit(train, validation_data=val, epochs=epochs * checks_per_epoch,
+                    steps_per_epoch=check_steps, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
-    history = pd.DataFrame({"epoch": np.arange(1, len(fit.history["loss"]) + 1),
+    checks = np.arange(1, len(fit.history["loss"]) + 1)
+    history = pd.DataFrame({"epoch": checks if checks_per_epoch == 1 else checks / checks_per_epoch,
                             "loss": fit.history["loss"], "val_loss": fit.history["val_loss"]})
-    return TrainResult(history=history, best_epoch=stopper.best_epoch + 1, seconds=seconds,
-                       samples_per_second=len(history) * len(train_pairs) / seconds)
+    best = stopper.best_epoch + 1
+    return TrainResult(history=history,
+                       best_epoch=best if checks_per_epoch == 1 else best / checks_per_epoch,
+                       seconds=seconds,
+                       samples_per_second=len(history) * len(train_pairs) / checks_per_epoch / seconds)
 
 
 class LayerEncoder(Encoder):

@@ -124,6 +124,22 @@ def test_training_lowers_the_loss_and_restores_the_best_epoch(tiny_layer, tmp_pa
     assert math.isclose(restored, history.val_loss[0], rel_tol=1e-4)
 
 
+def test_several_checks_per_epoch_validate_within_the_epoch(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR)
+    train = tiny_pairs(48, seed=1)
+    val = train.assign(score_angular=1.5 - train.score_angular)  # worse with every step
+    result = siamese.train_siamese(model, train, val, epochs=2, batch_size=8, patience=5,
+                                   checks_per_epoch=3, log_dir=tmp_path / "logs", seed=0,
+                                   verbose=0)
+    np.testing.assert_allclose(result.history.epoch, np.arange(1, 7) / 3)
+    assert result.best_epoch == pytest.approx(1 / 3)   # after 2 of the 6 steps of an epoch
+    restored = model.evaluate(siamese.pairs_dataset(val, 8), verbose=0)
+    assert math.isclose(restored, result.history.val_loss[0], rel_tol=1e-4)
+    with pytest.raises(InputError, match="checks_per_epoch=0"):
+        siamese.train_siamese(model, train, val, epochs=1, batch_size=8, patience=1,
+                              checks_per_epoch=0, log_dir=tmp_path / "logs")
+
+
 def test_linear_decay_lowers_the_learning_rate_every_batch_and_restores_it(tiny_layer, tmp_path):
     model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR)
     seen = []
