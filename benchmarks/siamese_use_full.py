@@ -8,16 +8,16 @@ interpolation weight alpha, chooses it on the validation pairs within the STS-B 
 notebook 03 does) and prints base / tuned / chosen figures, how well base and chosen model tell
 neighbouring levels of test pairs apart (AUC), the timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
-``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch`` and
-``--anchor-pairs-per-level`` are for trials: other graded targets, several training runs
-averaged into one model before the guard, a learning rate falling to zero, early stopping
-checked within epochs, (label, ISCO group title) training pairs. TensorBoard logs go to a
-temporary folder; nothing is written to the repo.
+``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``
+and ``--ranking-weight`` are for trials: other graded targets, several training runs averaged
+into one model before the guard, a learning rate falling to zero, early stopping checked
+within epochs, (label, ISCO group title) training pairs, a ranking loss beside the MSE.
+TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
         [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
-        [--checks-per-epoch 1] [--anchor-pairs-per-level 0]
+        [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0]
 """
 from __future__ import annotations
 
@@ -89,6 +89,9 @@ def main() -> int:
     parser.add_argument("--scores", nargs="+", default=[], metavar="LEVEL=COSINE",
                         help="graded-pair targets to change, e.g. same_occupation=0.9 "
                         "(defaults: PrepareConfig.full().scores)")
+    parser.add_argument("--ranking-weight", type=float, default=0.0,
+                        help="add this times a CoSENT ranking loss to the MSE (a trial; 0: the "
+                        "tutorial's MSE alone)")
     parser.add_argument("--anchor-pairs-per-level", type=int, default=0,
                         help="add this many (label, ISCO group title) training pairs per level "
                         "(pairs.group_anchor_pairs; a trial)")
@@ -136,7 +139,8 @@ def main() -> int:
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
           "STS-B train pairs, replayed against forgetting)")
     print(f"settings: {config}, lr_decay={args.lr_decay}, "
-          f"checks_per_epoch={args.checks_per_epoch}\ntargets (cosine): {scores}", flush=True)
+          f"checks_per_epoch={args.checks_per_epoch}, ranking_weight={args.ranking_weight:g}\n"
+          f"targets (cosine): {scores}", flush=True)
     base_encoder = resolve_model(config.model)
     base = evaluate(base_encoder)
     print(f"base: {base}", flush=True)
@@ -146,7 +150,8 @@ def main() -> int:
     ingredients = []
     for k in range(args.soup):
         siamese.interpolate(layer, base_weights, base_weights, 0.0)
-        model = siamese.build_siamese_model(layer, frozen=config.frozen, **config.adam())
+        model = siamese.build_siamese_model(layer, frozen=config.frozen,
+                                            ranking_weight=args.ranking_weight, **config.adam())
         with tempfile.TemporaryDirectory(prefix="siamese-use-full-") as tmp:
             result = siamese.train_siamese(model, train_pairs, pairs["validation"],
                                            log_dir=Path(tmp) / "tensorboard", verbose=2,

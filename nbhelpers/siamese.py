@@ -129,6 +129,28 @@ def angular_similarity(cosine: tf.Tensor) -> tf.Tensor:
     return 1.0 - tf.acos(tf.clip_by_value(cosine, -COSINE_CLIP, COSINE_CLIP)) / math.pi
 
 
+def mse_with_ranking(weight: float, scale: float = 20.0):
+    """MSE plus ``weight`` times CoSENT, a ranking loss over the pairs of a batch (a trial).
+
+    CoSENT is ``log(1 + sum exp(scale * (cos_j - cos_i)))`` over every two pairs ``i, j`` of
+    the batch whose targets say ``i`` is the more similar; the cosines are recovered from the
+    model's angular similarities. It asks only for the order the targets give, which is what
+    Spearman measures; MSE asks for the values too.
+    """
+    mse = tf.keras.losses.MeanSquaredError()
+
+    def loss(y_true, y_pred):
+        target, angular = tf.reshape(y_true, [-1]), tf.reshape(y_pred, [-1])
+        cosine = tf.cos(math.pi * (1.0 - angular))
+        gaps = scale * (cosine[None, :] - cosine[:, None])          # [i, j]: cos_j - cos_i
+        ordered = tf.boolean_mask(gaps, target[:, None] > target[None, :])
+        ranking = tf.reduce_logsumexp(tf.concat([tf.zeros([1], gaps.dtype), ordered], 0))
+        return mse(y_true, y_pred) + weight * ranking
+
+    loss.__name__ = f"mse_with_ranking_{weight:g}"
+    return loss
+
+
 class FusedAdam(tf.keras.optimizers.Adam):
     """``tf.keras.optimizers.Adam`` with each update done by TensorFlow's fused Adam kernel.
 
@@ -186,7 +208,8 @@ class SiameseModel(tf.keras.Model):
 
 def build_siamese_model(encoder_layer: hub.KerasLayer, learning_rate: float = 1e-5,
                         beta_1: float = 0.9, beta_2: float = 0.9999, epsilon: float = 1e-7,
-                        clipnorm: float = 1.0, frozen: tuple[str, ...] = ()) -> SiameseModel:
+                        clipnorm: float = 1.0, frozen: tuple[str, ...] = (),
+                        ranking_weight: float = 0.0) -> SiameseModel:
     """The tutorial's siamese network, compiled: two texts, one shared encoder, angular similarity.
 
     ::
@@ -197,6 +220,7 @@ def build_siamese_model(encoder_layer: hub.KerasLayer, learning_rate: float = 1e
 
     The Adam defaults are the tutorial's. ``frozen``: name prefixes of encoder variables to
     keep fixed (e.g. ``("token_table",)``); every prefix must match a trainable variable.
+    ``ranking_weight`` > 0 adds a ranking term to the tutorial's MSE (``mse_with_ranking``).
     """
     if isinstance(frozen, str):
         frozen = (frozen,)
@@ -214,7 +238,11 @@ def build_siamese_model(encoder_layer: hub.KerasLayer, learning_rate: float = 1e
         [encoder_layer(text_a), encoder_layer(text_b)])
     similarity = tf.keras.layers.Lambda(angular_similarity, name="angular_similarity")(cosine)
     model = SiameseModel([text_a, text_b], similarity, name="siamese", frozen=frozen)
-    model.compile(loss="mse", optimizer=FusedAdam(
+    if isinstance(ranking_weight, bool) or not isinstance(ranking_weight, (int, float)) \
+            or not ranking_weight >= 0:
+        raise InputError(f"ranking_weight={ranking_weight!r}: expected a number >= 0")
+    loss = mse_with_ranking(ranking_weight) if ranking_weight else "mse"
+    model.compile(loss=loss, optimizer=FusedAdam(
         learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
         clipnorm=clipnorm))
     return model

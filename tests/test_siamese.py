@@ -106,6 +106,30 @@ def test_angular_similarity_values_and_finite_gradients():
     assert np.all(np.isfinite(grads)) and grads[1] > 0 and grads[3] > 0
 
 
+def test_ranking_loss_is_cosent_over_the_batch_added_to_the_mse():
+    target = np.array([0.9, 0.6, 0.5], np.float32)
+    angular = np.array([0.8, 0.7, 0.75], np.float32)           # pairs 2 and 3 in the wrong order
+    cosine = np.cos(np.pi * (1 - angular))
+    wrong = [(i, j) for i in range(3) for j in range(3) if target[i] > target[j]]
+    cosent = np.log1p(sum(np.exp(20 * (cosine[j] - cosine[i])) for i, j in wrong))
+    mse = np.mean((target - angular) ** 2)
+    loss = siamese.mse_with_ranking(0.5)(tf.constant(target), tf.constant(angular[:, None]))
+    assert float(loss) == pytest.approx(mse + 0.5 * cosent, rel=1e-5)
+    right = siamese.mse_with_ranking(0.5)(tf.constant(target), tf.constant(target[:, None]))
+    assert float(right) < 0.5 * np.log(2) < float(loss)   # in order: the ranking term shrinks
+
+
+def test_a_model_with_the_ranking_term_trains_its_encoder(tiny_layer, tmp_path):
+    model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR, ranking_weight=0.1)
+    before = [w.numpy().copy() for w in tiny_layer.trainable_weights]
+    result = siamese.train_siamese(model, tiny_pairs(32), tiny_pairs(8, seed=3), epochs=1,
+                                   batch_size=8, patience=1, log_dir=tmp_path / "logs", verbose=0)
+    assert np.isfinite(result.history.loss).all() and np.isfinite(result.history.val_loss).all()
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, tiny_layer.trainable_weights))
+    with pytest.raises(InputError, match="ranking_weight=-1"):
+        siamese.build_siamese_model(tiny_layer, ranking_weight=-1)
+
+
 def test_training_lowers_the_loss_and_restores_the_best_epoch(tiny_layer, tmp_path):
     model = siamese.build_siamese_model(tiny_layer, learning_rate=TINY_LR)
     train = tiny_pairs(48, seed=1)
