@@ -90,8 +90,8 @@ def group_anchor_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]], *
     ``same_unit_group``, another unit or its own minor group ``same_minor_group``, a group of
     another minor group in the sub-major group ``same_sub_major``, of another sub-major group
     ``unrelated``. Only titles of groups holding an occupation of ``labels`` are used, so the
-    titles of held-out groups stay unseen; a minor group titled like its unit group counts once. Same columns as :func:`graded_pairs` (cosine scale;
-    ``uri2`` is the group code).
+    titles of held-out groups stay unseen; a minor group titled like its unit group counts
+    once. Same columns as :func:`graded_pairs` (cosine scale; ``uri2`` is the group code).
     """
     scores = _check_scores(scores)
     if pairs_per_level < 1:

@@ -361,11 +361,9 @@ def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: p
     tf.keras.utils.set_random_seed(seed)
     train = pairs_dataset(train_pairs, batch_size, shuffle=True, seed=seed, target=target,
                           name="train_pairs")
-    steps = math.ceil(len(train_pairs) / batch_size)
-    check_steps = None
+    check_steps = math.ceil(math.ceil(len(train_pairs) / batch_size) / checks_per_epoch)
     if checks_per_epoch > 1:
-        check_steps = math.ceil(steps / checks_per_epoch)
-        train = train.repeat()
+        train = train.repeat()   # Keras "epochs" become checks of check_steps batches each
     val = pairs_dataset(val_pairs, batch_size, target=target, name="val_pairs")
     stopper = tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                restore_best_weights=True)
@@ -373,11 +371,11 @@ def train_siamese(model: tf.keras.Model, train_pairs: pd.DataFrame, val_pairs: p
                                            profile_batch=0)
     callbacks = [stopper, board]
     if lr_decay:
-        callbacks.append(LinearDecay(epochs * (check_steps * checks_per_epoch if check_steps
-                                               else steps)))
+        callbacks.append(LinearDecay(epochs * checks_per_epoch * check_steps))
     start = time.perf_counter()
     fit = model.fit(train, validation_data=val, epochs=epochs * checks_per_epoch,
-                    steps_per_epoch=check_steps, callbacks=callbacks, verbose=verbose)
+                    steps_per_epoch=check_steps if checks_per_epoch > 1 else None,
+                    callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     checks = np.arange(1, len(fit.history["loss"]) + 1)
     history = pd.DataFrame({"epoch": checks if checks_per_epoch == 1 else checks / checks_per_epoch,

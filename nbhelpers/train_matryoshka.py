@@ -938,7 +938,8 @@ def forgetting_guard(model, base_state: dict, evaluator, key: str, config: Matry
         if dev is None:
             return float("nan")
         interpolate_weights(model, base_state, tuned_state, alpha)
-        return sts_scores(STEncoder("interpolated", spec=f"alpha={alpha:g}", model=model), dev)["cosine_spearman"]
+        encoder = STEncoder("interpolated", spec=f"alpha={alpha:g}", model=model)
+        return sts_scores(encoder, dev)["cosine_spearman"]
 
     rows = []
     try:

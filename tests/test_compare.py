@@ -58,7 +58,8 @@ def test_best_per_use_and_recommendation(ir):
     rows = [("base", "esco-pairs", "spearman", None, 0.6), ("tuned", "esco-pairs", "spearman", None, 0.7),
             ("base", "esco-retrieval", "ndcg@10", 128, 0.8), ("base", "esco-retrieval", "ndcg@10", 64, 0.5),
             ("tuned", "esco-retrieval", "ndcg@10", 128, 0.7), ("tuned", "esco-retrieval", "ndcg@10", 64, 0.65)]
-    results = pd.DataFrame(rows, columns=["model", "dataset", "metric", "dim", "value"]).assign(split="test")
+    results = pd.DataFrame(rows, columns=["model", "dataset", "metric", "dim", "value"])
+    results = results.assign(split="test")
     best = compare.best_per_use(results)
     assert best.model.tolist() == ["tuned", "base", "tuned"]
     storage = compare.storage_table({"base": RandomEncoder("base", 128)}, ir, {"base": [128, 64]})
