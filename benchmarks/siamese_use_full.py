@@ -5,19 +5,22 @@ model (a separately loaded copy: domain Spearman on validation and test pairs, S
 angular Pearson), trains with ``SiameseConfig.full()`` (the tutorial's siamese network and
 loss; learning rate, frozen token table and STS-B replay as documented there), sweeps the
 interpolation weight alpha, chooses it on the validation pairs within the STS-B tolerance (as
-notebook 03 does) and prints base / tuned / chosen figures, how well base and chosen model tell
-neighbouring levels of test pairs apart (AUC), the timings and whether the targets hold:
+notebook 03 does) and prints how many ISCO groups each level of the held-out pairs comes from,
+base / tuned / chosen figures, how well base and chosen model tell neighbouring levels of test
+pairs apart (AUC), the timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
-``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``
-and ``--ranking-weight`` are for trials: other graded targets, several training runs averaged
-into one model before the guard, a learning rate falling to zero, early stopping checked
-within epochs, (label, ISCO group title) training pairs, a ranking loss beside the MSE.
+``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``,
+``--ranking-weight`` and ``--teacher-weight`` are for trials: other graded targets, several
+training runs averaged into one model before the guard, a learning rate falling to zero, early
+stopping checked within epochs, (label, ISCO group title) training pairs, a ranking loss beside
+the MSE, targets moved towards the base model's cosines.
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
         [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
-        [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0]
+        [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0] \\
+        [--teacher-weight 0]
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from nbhelpers.evaluation import forgetting_scores, pair_scores
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
-from nbhelpers.pairs import group_anchor_pairs, to_angular
+from nbhelpers.pairs import group_anchor_pairs, level_groups, to_angular
 from nbhelpers.prepare import PrepareConfig, build_datasets
 from nbhelpers.stsb import as_graded_pairs, load_stsb
 
@@ -95,6 +98,9 @@ def main() -> int:
     parser.add_argument("--anchor-pairs-per-level", type=int, default=0,
                         help="add this many (label, ISCO group title) training pairs per level "
                         "(pairs.group_anchor_pairs; a trial)")
+    parser.add_argument("--teacher-weight", type=float, default=0.0,
+                        help="move each domain target this share of the way to the base model's "
+                        "cosine (siamese.soften_targets; a trial)")
     parser.add_argument("--soup", type=int, default=1,
                         help="train this many times from the base weights (seeds seed, seed+1, "
                         "...) and average the tuned weights before the guard (a uniform soup)")
@@ -127,6 +133,9 @@ def main() -> int:
           f"({args.pairs_per_level} per level and held-out split, "
           f"{args.train_pairs_per_level} in training; group-disjoint split)",
           flush=True)
+    for name in ("validation", "test"):
+        print(f"\n{name} pairs: ISCO groups each level is drawn from\n"
+              + level_groups(pairs[name], taxonomy, f"{name} pairs").round(3).to_string())
     if args.anchor_pairs_per_level:
         anchors = group_anchor_pairs(taxonomy, split.labels["train"], scores=scores,
                                      pairs_per_level=args.anchor_pairs_per_level, seed=config.seed)
@@ -134,14 +143,19 @@ def main() -> int:
         print(f"group anchor pairs: {len(anchors):,}, e.g. "
               f"{anchors[['text1', 'text2', 'level']].head(4).to_dict('records')}")
         pairs["train"] = pd.concat([pairs["train"], anchors], ignore_index=True)
+    base_encoder = resolve_model(config.model)
+    if args.teacher_weight:
+        pairs["train"] = siamese.soften_targets(pairs["train"], base_encoder, args.teacher_weight)
+        print("training targets moved towards the base model's cosine, per level (mean, sd):\n"
+              + pairs["train"].groupby("level").score.agg(["mean", "std"]).round(3).to_string())
     train_pairs = siamese.mix_replay(pairs["train"], as_graded_pairs(load_stsb("train", args.stsb_dir)),
                                      config.replay, config.seed)
     print(f"training rows: {len(train_pairs):,} ({len(train_pairs) - len(pairs['train']):,} of them "
           "STS-B train pairs, replayed against forgetting)")
     print(f"settings: {config}, lr_decay={args.lr_decay}, "
-          f"checks_per_epoch={args.checks_per_epoch}, ranking_weight={args.ranking_weight:g}\n"
+          f"checks_per_epoch={args.checks_per_epoch}, ranking_weight={args.ranking_weight:g}, "
+          f"teacher_weight={args.teacher_weight:g}\n"
           f"targets (cosine): {scores}", flush=True)
-    base_encoder = resolve_model(config.model)
     base = evaluate(base_encoder)
     print(f"base: {base}", flush=True)
 

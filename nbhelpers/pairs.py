@@ -151,6 +151,35 @@ def level_targets(frame: pd.DataFrame, name: str = "pairs") -> dict[str, float]:
     return {level: float(values[0]) for level, values in targets.items()}
 
 
+def level_groups(frame: pd.DataFrame, taxonomy: Taxonomy, name: str = "pairs") -> pd.DataFrame:
+    """How many ISCO groups each level's pairs come from, and the share of the largest.
+
+    The group of a pair is the code prefix its two occupations share at that level (the
+    unit group for ``same_occupation``; ``unrelated`` pairs share none). A level drawn from
+    a handful of groups measures those groups rather than the level in general.
+    """
+    missing = {"level", "uri1", "uri2"} - set(frame.columns)
+    if missing:
+        raise InputError(f"{name}: missing column(s) {sorted(missing)}")
+    codes = taxonomy.occupations.isco_group
+    unknown = sorted(set(frame.uri1) - set(codes.index))
+    if unknown:
+        raise InputError(f"{name}: {len(unknown)} uri1 value(s) not in the taxonomy, "
+                         f"e.g. {unknown[0]!r}")
+    digits = {"same_occupation": 4, **_SHARED_DIGITS}
+    rows = []
+    for level in [lv for lv in LEVELS if lv in set(frame.level)]:
+        uris = frame.uri1[frame.level == level]
+        row = {"level": level, "pairs": len(uris)}
+        if digits[level]:
+            shares = codes.loc[uris].str[:digits[level]].value_counts(normalize=True)
+            row.update(groups=len(shares), largest_group=shares.index[0],
+                       largest_share=float(shares.iloc[0]))
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["level", "pairs", "groups", "largest_group", "largest_share"])
+    return table.astype({"groups": "Int64"}).set_index("level")
+
+
 def _check_scores(scores) -> dict[str, float]:
     merged = {**DEFAULT_SCORES, **(scores or {})}
     unknown = set(merged) - set(LEVELS)

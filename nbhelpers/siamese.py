@@ -35,7 +35,9 @@ import tensorflow_hub as hub
 
 from nbhelpers import env
 from nbhelpers.errors import InputError
+from nbhelpers.evaluation import pair_cosines
 from nbhelpers.models import OFFLINE_CHOICES, Encoder
+from nbhelpers.pairs import to_angular
 
 #: Cosines are clipped to this before arccos, whose gradient is infinite at ±1.
 COSINE_CLIP = 0.99999
@@ -269,6 +271,25 @@ def mix_replay(train_pairs: pd.DataFrame, general_pairs: pd.DataFrame | None, sh
     wanted = round(share * len(train_pairs))
     rows = np.random.default_rng(seed).permutation(np.resize(np.arange(len(general_pairs)), wanted))
     return pd.concat([train_pairs[columns], general_pairs[columns].iloc[rows]], ignore_index=True)
+
+
+def soften_targets(pairs: pd.DataFrame, teacher: Encoder, weight: float) -> pd.DataFrame:
+    """A copy of graded ``pairs`` whose targets move ``weight`` of the way to the teacher's cosine.
+
+    Self-distillation: with the base model as ``teacher``, pairs of one level keep some of the
+    spread the base model gives them instead of all being pulled to one value. ``score`` (cosine
+    scale; negative teacher cosines count as 0) and ``score_angular`` are both rewritten.
+    """
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+        raise InputError(f"teacher weight={weight!r}: expected a number in [0, 1]")
+    missing = {"text1", "text2", "score"} - set(pairs.columns)
+    if missing:
+        raise InputError(f"training pairs: missing column(s) {sorted(missing)}")
+    cosines = np.clip(pair_cosines(teacher, pairs.text1.tolist(), pairs.text2.tolist()), 0.0, 1.0)
+    softened = pairs.copy()
+    softened["score"] = (1 - weight) * pairs.score.to_numpy() + weight * cosines
+    softened["score_angular"] = to_angular(softened.score.to_numpy())
+    return softened
 
 
 def pairs_dataset(pairs: pd.DataFrame, batch_size: int, shuffle: bool = False,

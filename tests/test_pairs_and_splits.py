@@ -2,6 +2,7 @@ import math
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nbhelpers import pairs
@@ -95,6 +96,25 @@ def test_group_anchor_pairs_treat_a_group_title_as_a_member_of_its_group(sample)
                                                  scores={"unrelated": 0.1}))
     with pytest.raises(InputError, match="pairs_per_level=0"):
         pairs.group_anchor_pairs(sample, train, pairs_per_level=0)
+
+
+def test_level_groups_count_the_groups_each_level_is_drawn_from(sample):
+    frame = pairs.graded_pairs(sample, pairs_per_level=60, seed=5)
+    table = pairs.level_groups(frame, sample)
+    assert list(table.index) == list(pairs.LEVELS) and (table.pairs == 60).all()
+    minor = frame[frame.level == "same_minor_group"].uri1.map(lambda u: _code(sample, u)[:3])
+    counts = minor.value_counts()
+    assert table.at["same_minor_group", "groups"] == len(counts) > 1
+    assert table.at["same_minor_group", "largest_group"] == counts.index[0]
+    assert table.at["same_minor_group", "largest_share"] == pytest.approx(counts.iloc[0] / 60)
+    assert pd.isna(table.at["unrelated", "groups"])   # unrelated pairs share no group
+    one = frame[(frame.level == "same_minor_group") & (minor == counts.index[0])]
+    assert pairs.level_groups(one, sample).loc["same_minor_group"].to_dict() == {
+        "pairs": len(one), "groups": 1, "largest_group": counts.index[0], "largest_share": 1.0}
+    with pytest.raises(InputError, match=r"test pairs: missing column\(s\) \['uri1'\]"):
+        pairs.level_groups(frame.drop(columns="uri1"), sample, "test pairs")
+    with pytest.raises(InputError, match="1 uri1 value.*not in the taxonomy.*'nowhere'"):
+        pairs.level_groups(frame.assign(uri1=["nowhere"] + list(frame.uri1[1:])), sample)
 
 
 def test_retrieval_pairs_and_ir_dicts(sample):

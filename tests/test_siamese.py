@@ -216,6 +216,24 @@ def test_mix_replay_adds_a_share_of_general_pairs():
         stsb.as_graded_pairs(pd.DataFrame({"text": ["a"]}))
 
 
+def test_soften_targets_moves_targets_towards_the_teachers_cosine(tiny_dir):
+    teacher = resolve_model(str(tiny_dir))
+    frame = tiny_pairs(24)
+    frame["score"] = np.where(frame.score_angular == 1.0, 0.9, 0.1)
+    vectors = teacher.encode(list(frame.text1) + list(frame.text2))
+    cosines = np.clip((vectors[:24] * vectors[24:]).sum(axis=1), 0, 1)
+    softened = siamese.soften_targets(frame, teacher, 0.25)
+    np.testing.assert_allclose(softened.score, 0.75 * frame.score + 0.25 * cosines, atol=1e-6)
+    np.testing.assert_allclose(softened.score_angular,
+                               1 - np.arccos(softened.score) / math.pi, atol=1e-9)
+    assert softened.score.nunique() > 2 and frame.score.nunique() == 2   # the input is unchanged
+    assert siamese.soften_targets(frame, teacher, 0.0).score.equals(frame.score)
+    with pytest.raises(InputError, match=r"teacher weight=1.5: expected a number in \[0, 1\]"):
+        siamese.soften_targets(frame, teacher, 1.5)
+    with pytest.raises(InputError, match=r"missing column\(s\) \['score'\]"):
+        siamese.soften_targets(frame.drop(columns="score"), teacher, 0.5)
+
+
 def test_training_is_reproducible_with_a_seed(tiny_dir, tmp_path):
     losses = []
     for run in range(2):
