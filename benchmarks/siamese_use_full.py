@@ -7,7 +7,8 @@ loss; learning rate, frozen token table and STS-B replay as documented there), s
 interpolation weight alpha, chooses it on the validation pairs within the STS-B tolerance (as
 notebook 03 does) and prints how many ISCO groups each level of the held-out pairs comes from,
 base / tuned / chosen figures, how well base and chosen model tell neighbouring levels of test
-pairs apart (AUC), the timings and whether the targets hold:
+pairs apart (AUC), a 95 % interval for the test gain (a bootstrap over held-out unit groups), the
+timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
 ``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``,
 ``--ranking-weight`` and ``--teacher-weight`` are for trials: other graded targets, several
@@ -35,7 +36,7 @@ import pandas as pd
 
 import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
 from nbhelpers import siamese
-from nbhelpers.evaluation import forgetting_scores, pair_scores
+from nbhelpers.evaluation import forgetting_scores, gain_interval, pair_scores
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
@@ -188,6 +189,8 @@ def main() -> int:
                                for name, encoder in [("base", base_encoder),
                                                      (f"chosen (alpha={choice.alpha:g})",
                                                       siamese.LayerEncoder(layer))]})
+    interval = gain_interval(base_encoder, siamese.LayerEncoder(layer), pairs["test"],
+                             taxonomy.occupations.isco_group.loc[pairs["test"].uri1], seed=config.seed)
     by_alpha = sweep.set_index("alpha")
     rows = {"base": base, "tuned (alpha=1)": by_alpha.loc[1.0].to_dict(),
             f"chosen (alpha={choice.alpha:g})": (by_alpha.loc[choice.alpha].to_dict()
@@ -205,7 +208,10 @@ def main() -> int:
               f"{scores['domain_test_spearman']:>21.5f} {scores['stsb_dev_pearson']:>18.5f}")
     print("\ntest pairs, neighbouring levels told apart (AUC; 0.5: not at all):\n"
           + separation.round(4).to_string())
-    print(f"\nchosen alpha: {choice.alpha:g} ({choice.reason})")
+    print(f"\ntest Spearman gain of the chosen model: {interval['gain']:+.5f}, 95 % interval "
+          f"[{interval['low']:+.5f}, {interval['high']:+.5f}] (cluster bootstrap over the unit "
+          "group of each pair's first occupation, 1,000 resamples)")
+    print(f"chosen alpha: {choice.alpha:g} ({choice.reason})")
     print(f"training{' (last ingredient)' if args.soup > 1 else ''}: {result.seconds:.0f} s, "
           f"{result.samples_per_second:.1f} pairs/s, "
           f"best epoch {result.best_epoch:g} of {result.history.epoch.iloc[-1]:g}")

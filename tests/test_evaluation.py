@@ -92,6 +92,34 @@ def test_level_auc_counts_ties_half_and_skips_levels_with_equal_targets():
     assert evaluation.auc([0.9], [0.1, 0.2]) == 0.0
 
 
+def test_bootstrap_gain_gives_the_gain_and_a_cluster_interval_around_it():
+    rng = np.random.default_rng(0)
+    gold = np.repeat([0.1, 0.5, 0.9], 200)
+    clusters = np.tile(np.arange(20), 30)
+    before = gold + rng.normal(0, 0.5, gold.size)
+    after = gold + rng.normal(0, 0.2, gold.size)
+    result = evaluation.bootstrap_gain(gold, before, after, clusters, resamples=200)
+    expected = (evaluation.correlations(after, gold)["spearman"]
+                - evaluation.correlations(before, gold)["spearman"])
+    assert result["gain"] == pytest.approx(expected)
+    assert 0 < result["low"] < result["gain"] < result["high"]
+    assert evaluation.bootstrap_gain(gold, before, before, clusters, resamples=50) == {
+        "gain": 0.0, "low": 0.0, "high": 0.0}
+    assert result == evaluation.bootstrap_gain(gold, before, after, clusters, resamples=200)
+    # A gain that all comes from one cluster is less certain than the same gain spread over many.
+    clumped = np.where(clusters == 0, gold, before)
+    wide = evaluation.bootstrap_gain(gold, before, clumped, clusters, resamples=200)
+    narrow = evaluation.bootstrap_gain(gold, before, clumped, np.repeat(np.arange(20), 30),
+                                       resamples=200)
+    assert wide["high"] - wide["low"] > narrow["high"] - narrow["low"]
+    with pytest.raises(InputError, match="one value per pair; got 600, 600, 600 and 599"):
+        evaluation.bootstrap_gain(gold, before, after, clusters[1:])
+    with pytest.raises(InputError, match="1 cluster"):
+        evaluation.bootstrap_gain(gold, before, after, np.zeros(gold.size))
+    with pytest.raises(InputError, match="resamples=0"):
+        evaluation.bootstrap_gain(gold, before, after, clusters, resamples=0)
+
+
 def test_results_file_schema_and_no_overwrite(tmp_path):
     records = evaluation.to_records("m", "stsb", "dev", {"cosine_pearson": 0.5})
     records += evaluation.retrieval_records("m", "test", {64: {"ndcg@10": 0.25}})

@@ -112,6 +112,11 @@ def test_notebook_03_trains_guards_and_saves_reloadable_models(series_run):
     merged = table[(table.model == "use-m3-merged") & (table.dataset == "esco-pairs")
                    & (table.metric == "spearman")].value.iloc[0]
     assert merged == pytest.approx(chosen["domain_test_spearman"], abs=1e-4)  # saved == in memory
+    gain = payload["test_gain"]   # the bootstrap interval brackets the chosen model's gain
+    base = table[(table.model == "use-m3") & (table.dataset == "esco-pairs")
+                 & (table.metric == "spearman")].value.iloc[0]
+    assert gain["gain"] == pytest.approx(merged - base, abs=1e-4)
+    assert gain["low"] <= gain["gain"] <= gain["high"] and gain["low"] < gain["high"]
 
 
 def test_notebook_04_tunes_minilm_with_matryoshka_and_saves_it(series_run):
