@@ -7,6 +7,8 @@
   target is equal, so a correlation is undefined there); per pair of neighbouring levels
   (``unrelated<same_sub_major/auc``, ...) the AUC: the chance that a pair of the closer level
   gets the higher cosine (0.5: the model cannot tell the two levels apart).
+* **How sure a gain is**: ``bootstrap_gain`` gives a 95 % interval for a Spearman gain by
+  redrawing whole groups of pairs (e.g. held-out unit groups) with replacement.
 * **Retrieval**: nDCG@10, MRR@10, Recall@1/10 and MAP@100 with sentence-transformers'
   ``InformationRetrievalEvaluator`` definitions, at each Matryoshka truncation dimension.
 

@@ -158,7 +158,7 @@ def level_groups(frame: pd.DataFrame, taxonomy: Taxonomy, name: str = "pairs") -
     unit group for ``same_occupation``; ``unrelated`` pairs share none). A level drawn from
     a handful of groups measures those groups rather than the level in general.
     """
-    missing = {"level", "uri1", "uri2"} - set(frame.columns)
+    missing = {"level", "uri1"} - set(frame.columns)
     if missing:
         raise InputError(f"{name}: missing column(s) {sorted(missing)}")
     codes = taxonomy.occupations.isco_group
