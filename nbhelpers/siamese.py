@@ -224,6 +224,9 @@ def build_siamese_model(encoder_layer: hub.KerasLayer, learning_rate: float = 1e
     keep fixed (e.g. ``("token_table",)``); every prefix must match a trainable variable.
     ``ranking_weight`` > 0 adds a ranking term to the tutorial's MSE (``mse_with_ranking``).
     """
+    if isinstance(ranking_weight, bool) or not isinstance(ranking_weight, (int, float)) \
+            or not ranking_weight >= 0:
+        raise InputError(f"ranking_weight={ranking_weight!r}: expected a number >= 0")
     if isinstance(frozen, str):
         frozen = (frozen,)
     names = [w.name for w in encoder_layer.trainable_weights]
@@ -240,9 +243,6 @@ def build_siamese_model(encoder_layer: hub.KerasLayer, learning_rate: float = 1e
         [encoder_layer(text_a), encoder_layer(text_b)])
     similarity = tf.keras.layers.Lambda(angular_similarity, name="angular_similarity")(cosine)
     model = SiameseModel([text_a, text_b], similarity, name="siamese", frozen=frozen)
-    if isinstance(ranking_weight, bool) or not isinstance(ranking_weight, (int, float)) \
-            or not ranking_weight >= 0:
-        raise InputError(f"ranking_weight={ranking_weight!r}: expected a number >= 0")
     loss = mse_with_ranking(ranking_weight) if ranking_weight else "mse"
     model.compile(loss=loss, optimizer=FusedAdam(
         learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
