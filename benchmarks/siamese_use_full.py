@@ -11,17 +11,18 @@ pairs apart (AUC), a 95 % interval for the test gain (a bootstrap over held-out 
 timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
 ``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``,
-``--ranking-weight`` and ``--teacher-weight`` are for trials: other graded targets, several
-training runs averaged into one model before the guard, a learning rate falling to zero, early
-stopping checked within epochs, (label, ISCO group title) training pairs, a ranking loss beside
-the MSE, targets moved towards the base model's cosines.
+``--ranking-weight``, ``--teacher-weight`` and ``--hard-share`` are for trials: other graded
+targets, several training runs averaged into one model before the guard, a learning rate falling
+to zero, early stopping checked within epochs, (label, ISCO group title) training pairs, a
+ranking loss beside the MSE, targets moved towards the base model's cosines, training pairs
+mined for the ones the base model gets most wrong.
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
         [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
         [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0] \\
-        [--teacher-weight 0]
+        [--teacher-weight 0] [--hard-share 0 --hard-pool 3]
 """
 from __future__ import annotations
 
@@ -36,11 +37,11 @@ import pandas as pd
 
 import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
 from nbhelpers import siamese
-from nbhelpers.evaluation import forgetting_scores, gain_interval, pair_scores
+from nbhelpers.evaluation import forgetting_scores, gain_interval, pair_cosines, pair_scores
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
-from nbhelpers.pairs import group_anchor_pairs, level_groups, to_angular
+from nbhelpers.pairs import graded_pairs, group_anchor_pairs, level_groups, to_angular
 from nbhelpers.prepare import PrepareConfig, build_datasets
 from nbhelpers.stsb import as_graded_pairs, load_stsb
 
@@ -102,6 +103,12 @@ def main() -> int:
     parser.add_argument("--teacher-weight", type=float, default=0.0,
                         help="move each domain target this share of the way to the base model's "
                         "cosine (siamese.soften_targets; a trial)")
+    parser.add_argument("--hard-share", type=float, default=0.0,
+                        help="share of each level's training pairs mined as the ones the base "
+                        "model gets most wrong (siamese.hard_pairs; a trial)")
+    parser.add_argument("--hard-pool", type=int, default=3,
+                        help="with --hard-share: candidates drawn per level, as a multiple of "
+                        "--train-pairs-per-level")
     parser.add_argument("--soup", type=int, default=1,
                         help="train this many times from the base weights (seeds seed, seed+1, "
                         "...) and average the tuned weights before the guard (a uniform soup)")
@@ -111,6 +118,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.soup < 1:
         parser.error(f"--soup {args.soup}: expected at least 1 training run")
+    if args.hard_pool < 1:
+        parser.error(f"--hard-pool {args.hard_pool}: expected at least 1")
     scores = {**prepare_full.scores, **parse_scores(args.scores)}
     config = siamese.SiameseConfig.full(epochs=args.epochs, batch_size=args.batch_size,
                                         learning_rate=args.learning_rate, seed=args.seed,
@@ -145,6 +154,17 @@ def main() -> int:
               f"{anchors[['text1', 'text2', 'level']].head(4).to_dict('records')}")
         pairs["train"] = pd.concat([pairs["train"], anchors], ignore_index=True)
     base_encoder = resolve_model(config.model)
+    if args.hard_share:
+        candidates = graded_pairs(taxonomy, split.labels["train"], scores=scores, scale="cosine",
+                                  pairs_per_level=args.hard_pool * args.train_pairs_per_level,
+                                  seed=config.seed)
+        pairs["train"] = siamese.hard_pairs(candidates, base_encoder, args.train_pairs_per_level,
+                                            args.hard_share, config.seed)
+        pairs["train"]["score_angular"] = to_angular(pairs["train"].score.to_numpy())
+        cosines = pair_cosines(base_encoder, pairs["train"].text1.tolist(), pairs["train"].text2.tolist())
+        print(f"training pairs mined from {len(candidates):,} candidates; base cosine per level "
+              "(mean, sd):\n" + pairs["train"].assign(cosine=cosines).groupby("level").cosine
+              .agg(["mean", "std"]).round(3).to_string(), flush=True)
     if args.teacher_weight:
         pairs["train"] = siamese.soften_targets(pairs["train"], base_encoder, args.teacher_weight)
         print("training targets moved towards the base model's cosine, per level (mean, sd):\n"
@@ -155,7 +175,7 @@ def main() -> int:
           "STS-B train pairs, replayed against forgetting)")
     print(f"settings: {config}, lr_decay={args.lr_decay}, "
           f"checks_per_epoch={args.checks_per_epoch}, ranking_weight={args.ranking_weight:g}, "
-          f"teacher_weight={args.teacher_weight:g}\n"
+          f"teacher_weight={args.teacher_weight:g}, hard_share={args.hard_share:g}\n"
           f"targets (cosine): {scores}", flush=True)
     base = evaluate(base_encoder)
     print(f"base: {base}", flush=True)

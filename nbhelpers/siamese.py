@@ -292,6 +292,35 @@ def soften_targets(pairs: pd.DataFrame, teacher: Encoder, weight: float) -> pd.D
     return softened
 
 
+def hard_pairs(candidates: pd.DataFrame, teacher: Encoder, per_level: int, share: float,
+               seed: int = 42) -> pd.DataFrame:
+    """``per_level`` pairs of each level of ``candidates``, ``share`` of them the hardest (a trial).
+
+    Hard-example mining: the hardest pairs are those whose teacher cosine is furthest from
+    their target (``score``, cosine scale): for a far level the titles the teacher finds alike,
+    for a close level those it finds unlike. The rest are drawn at random from the other
+    candidates. A level with fewer candidates than ``per_level`` keeps them all. Shuffled.
+    """
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise InputError(f"hard share={share!r}: expected a number in [0, 1]")
+    if isinstance(per_level, bool) or not isinstance(per_level, int) or per_level < 1:
+        raise InputError(f"per_level={per_level!r}: expected an int >= 1")
+    missing = {"text1", "text2", "score", "level"} - set(candidates.columns)
+    if missing:
+        raise InputError(f"candidate pairs: missing column(s) {sorted(missing)}")
+    error = np.abs(pair_cosines(teacher, candidates.text1.tolist(), candidates.text2.tolist())
+                   - candidates.score.to_numpy())
+    rng = np.random.default_rng(seed)
+    keep = []
+    for level in candidates.level.unique():
+        rows = np.flatnonzero((candidates.level == level).to_numpy())
+        hardest = rows[np.argsort(-error[rows], kind="stable")]
+        n_hard = min(round(share * per_level), len(rows))
+        rest = rng.permutation(hardest[n_hard:])[:per_level - n_hard]
+        keep += [*hardest[:n_hard], *rest]
+    return candidates.iloc[rng.permutation(keep)].reset_index(drop=True)
+
+
 def pairs_dataset(pairs: pd.DataFrame, batch_size: int, shuffle: bool = False,
                   seed: int | None = None, target: str = "score_angular",
                   name: str = "pairs") -> tf.data.Dataset:

@@ -55,9 +55,12 @@ def test_storage_table_bytes_and_kept_quality(ir):
 
 
 def test_best_per_use_and_recommendation(ir):
-    rows = [("base", "esco-pairs", "spearman", None, 0.6), ("tuned", "esco-pairs", "spearman", None, 0.7),
-            ("base", "esco-retrieval", "ndcg@10", 128, 0.8), ("base", "esco-retrieval", "ndcg@10", 64, 0.5),
-            ("tuned", "esco-retrieval", "ndcg@10", 128, 0.7), ("tuned", "esco-retrieval", "ndcg@10", 64, 0.65)]
+    rows = [("base", "esco-pairs", "spearman", None, 0.6),
+            ("tuned", "esco-pairs", "spearman", None, 0.7),
+            ("base", "esco-retrieval", "ndcg@10", 128, 0.8),
+            ("base", "esco-retrieval", "ndcg@10", 64, 0.5),
+            ("tuned", "esco-retrieval", "ndcg@10", 128, 0.7),
+            ("tuned", "esco-retrieval", "ndcg@10", 64, 0.65)]
     results = pd.DataFrame(rows, columns=["model", "dataset", "metric", "dim", "value"])
     results = results.assign(split="test")
     best = compare.best_per_use(results)

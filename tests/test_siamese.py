@@ -234,6 +234,34 @@ def test_soften_targets_moves_targets_towards_the_teachers_cosine(tiny_dir):
         siamese.soften_targets(frame.drop(columns="score"), teacher, 0.5)
 
 
+def test_hard_pairs_keeps_the_pairs_the_teacher_gets_most_wrong(tiny_dir):
+    teacher = resolve_model(str(tiny_dir))
+    frame = tiny_pairs(40)
+    frame["level"] = np.where(frame.score_angular == 1.0, "close", "far")
+    frame["score"] = np.where(frame.level == "close", 0.9, 0.1)
+    vectors = teacher.encode(list(frame.text1) + list(frame.text2))
+    error = np.abs((vectors[:40] * vectors[40:]).sum(axis=1) - frame.score)
+    mined = siamese.hard_pairs(frame, teacher, per_level=6, share=0.5, seed=1)
+    assert mined.level.value_counts().to_dict() == {"close": 6, "far": 6}
+    assert not mined.duplicated(["text1", "text2"]).any()
+    frame["error"] = error
+    for level, group in frame.groupby("level"):
+        hardest = set(group.nlargest(3, "error").index)
+        picked = frame.index[frame.set_index(["text1", "text2"]).index.isin(
+            mined[mined.level == level].set_index(["text1", "text2"]).index)]
+        assert hardest <= set(picked)                 # the three hardest are all kept
+    everything = siamese.hard_pairs(frame.drop(columns="error"), teacher, per_level=100, share=1.0)
+    assert len(everything) == len(frame)              # a short level keeps every candidate
+    for bad, match in ((1.5, r"hard share=1.5: expected a number in \[0, 1\]"),
+                       (True, r"hard share=True")):
+        with pytest.raises(InputError, match=match):
+            siamese.hard_pairs(frame, teacher, per_level=6, share=bad)
+    with pytest.raises(InputError, match=r"per_level=0: expected an int >= 1"):
+        siamese.hard_pairs(frame, teacher, per_level=0, share=0.5)
+    with pytest.raises(InputError, match=r"candidate pairs: missing column\(s\) \['level'\]"):
+        siamese.hard_pairs(frame.drop(columns="level"), teacher, per_level=6, share=0.5)
+
+
 def test_training_is_reproducible_with_a_seed(tiny_dir, tmp_path):
     losses = []
     for run in range(2):
