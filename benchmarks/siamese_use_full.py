@@ -11,18 +11,19 @@ pairs apart (AUC), a 95 % interval for the test gain (a bootstrap over held-out 
 timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
 ``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``,
-``--ranking-weight``, ``--teacher-weight`` and ``--hard-share`` are for trials: other graded
-targets, several training runs averaged into one model before the guard, a learning rate falling
-to zero, early stopping checked within epochs, (label, ISCO group title) training pairs, a
-ranking loss beside the MSE, targets moved towards the base model's cosines, training pairs
-mined for the ones the base model gets most wrong.
+``--description-pairs-per-level``, ``--ranking-weight``, ``--teacher-weight`` and
+``--hard-share`` are for trials: other graded targets, several training runs averaged into one
+model before the guard, a learning rate falling to zero, early stopping checked within epochs,
+(label, ISCO group title) or (label, occupation description) training pairs, a ranking loss
+beside the MSE, targets moved towards the base model's cosines, training pairs mined for the
+ones the base model gets most wrong.
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
         [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
         [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0] \\
-        [--teacher-weight 0] [--hard-share 0 --hard-pool 3]
+        [--description-pairs-per-level 0] [--teacher-weight 0] [--hard-share 0 --hard-pool 3]
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ from nbhelpers.evaluation import forgetting_scores, gain_interval, pair_cosines,
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
-from nbhelpers.pairs import graded_pairs, group_anchor_pairs, level_groups, to_angular
+from nbhelpers.pairs import (description_pairs, graded_pairs, group_anchor_pairs, level_groups,
+                             to_angular)
 from nbhelpers.prepare import PrepareConfig, build_datasets
 from nbhelpers.stsb import as_graded_pairs, load_stsb
 
@@ -100,6 +102,9 @@ def main() -> int:
     parser.add_argument("--anchor-pairs-per-level", type=int, default=0,
                         help="add this many (label, ISCO group title) training pairs per level "
                         "(pairs.group_anchor_pairs; a trial)")
+    parser.add_argument("--description-pairs-per-level", type=int, default=0,
+                        help="add this many (label, occupation description) training pairs per "
+                        "level (pairs.description_pairs; a trial)")
     parser.add_argument("--teacher-weight", type=float, default=0.0,
                         help="move each domain target this share of the way to the base model's "
                         "cosine (siamese.soften_targets; a trial)")
@@ -153,6 +158,14 @@ def main() -> int:
         print(f"group anchor pairs: {len(anchors):,}, e.g. "
               f"{anchors[['text1', 'text2', 'level']].head(4).to_dict('records')}")
         pairs["train"] = pd.concat([pairs["train"], anchors], ignore_index=True)
+    if args.description_pairs_per_level:
+        described = description_pairs(taxonomy, split.labels["train"], scores=scores,
+                                      pairs_per_level=args.description_pairs_per_level,
+                                      seed=config.seed)
+        described["score_angular"] = to_angular(described.score.to_numpy())
+        print(f"description pairs: {len(described):,}, "
+              f"{described.text2.str.split().str.len().mean():.0f} words per description")
+        pairs["train"] = pd.concat([pairs["train"], described], ignore_index=True)
     base_encoder = resolve_model(config.model)
     if args.hard_share:
         candidates = graded_pairs(taxonomy, split.labels["train"], scores=scores, scale="cosine",

@@ -128,6 +128,23 @@ def group_anchor_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]], *
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
+def description_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]], *,
+                      pairs_per_level: int = 200, scores: dict[str, float] | None = None,
+                      seed: int = 42) -> pd.DataFrame:
+    """Graded pairs of an occupation label and an occupation description (training only).
+
+    The pairs of :func:`graded_pairs` with the second label replaced by the description of
+    its occupation, so ``same_occupation`` pairs a label with its own occupation's description.
+    Pairs whose description is empty, and repeated text pairs, are dropped. Same columns as
+    :func:`graded_pairs` (cosine scale).
+    """
+    frame = graded_pairs(taxonomy, labels, pairs_per_level=pairs_per_level, scores=scores,
+                         scale="cosine", seed=seed)
+    frame["text2"] = taxonomy.occupations.description.loc[frame.uri2].to_numpy()
+    frame = frame[frame.text2.str.len() > 0].drop_duplicates(["text1", "text2"])
+    return frame.reset_index(drop=True)
+
+
 def _groups_at(code: str, groups: list[str], digits: int) -> list[str]:
     """Groups whose title counts as a member sharing exactly ``digits`` digits with ``code``."""
     if digits == 4:

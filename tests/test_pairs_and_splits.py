@@ -98,6 +98,19 @@ def test_group_anchor_pairs_treat_a_group_title_as_a_member_of_its_group(sample)
         pairs.group_anchor_pairs(sample, train, pairs_per_level=0)
 
 
+def test_description_pairs_pair_a_label_with_a_related_occupations_description(sample):
+    train = split_occupations(sample, seed=3).labels["train"]
+    frame = pairs.description_pairs(sample, train, pairs_per_level=30, scores={"unrelated": 0.1})
+    assert set(frame.level) == set(pairs.LEVELS)
+    descriptions = sample.occupations.description
+    for row in frame.itertuples():
+        assert row.text1 in train[row.uri1] and row.uri2 in train
+        assert row.text2 == descriptions[row.uri2] and row.text2
+        assert (row.uri1 == row.uri2) == (row.level == "same_occupation")
+    assert frame[frame.level == "unrelated"].score.eq(0.1).all()
+    assert not frame.duplicated(["text1", "text2"]).any()
+
+
 def test_level_groups_count_the_groups_each_level_is_drawn_from(sample):
     frame = pairs.graded_pairs(sample, pairs_per_level=60, seed=5)
     table = pairs.level_groups(frame, sample)
