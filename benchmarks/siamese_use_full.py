@@ -10,17 +10,19 @@ base / tuned / chosen figures, how well base and chosen model tell neighbouring 
 pairs apart (AUC), a 95 % interval for the test gain (a bootstrap over held-out unit groups), the
 timings and whether the targets hold:
 chosen domain test Spearman >= base + 0.10 and STS-B dev Pearson >= base - 0.01.
-``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``, ``--anchor-pairs-per-level``,
-``--description-pairs-per-level``, ``--ranking-weight``, ``--teacher-weight`` and
-``--hard-share`` are for trials: other graded targets, several training runs averaged into one
-model before the guard, a learning rate falling to zero, early stopping checked within epochs,
-(label, ISCO group title) or (label, occupation description) training pairs, a ranking loss
-beside the MSE, targets moved towards the base model's cosines, training pairs mined for the
-ones the base model gets most wrong.
+The other settings can be changed too (see ``--help``; docs/siamese-trials.md lists every run
+we made). ``--scores``, ``--soup``, ``--lr-decay``, ``--checks-per-epoch``,
+``--anchor-pairs-per-level``, ``--description-pairs-per-level``, ``--ranking-weight``,
+``--teacher-weight`` and ``--hard-share`` (with ``--hard-pool``) exist for trials: other graded
+targets, several training runs averaged into one model before the guard, a learning rate
+falling to zero, early stopping checked within epochs, (label, ISCO group title) or (label,
+occupation description) training pairs, a ranking loss beside the MSE, targets moved towards
+the base model's cosines, training pairs mined for the ones the base model gets most wrong.
 TensorBoard logs go to a temporary folder; nothing is written to the repo.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
-        [--train-pairs-per-level 30000] [--epochs 2] [--learning-rate 1e-4] [--replay 0.25] \\
+        [--pairs-per-level 10000] [--train-pairs-per-level 30000] [--epochs 2] [--batch-size 64] \\
+        [--learning-rate 1e-4] [--frozen token_table] [--replay 0.25] [--seed 42] \\
         [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
         [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0] \\
         [--description-pairs-per-level 0] [--teacher-weight 0] [--hard-share 0 --hard-pool 3]
@@ -71,16 +73,20 @@ def parse_scores(items: list[str]) -> dict[str, float]:
 def main() -> int:
     full, prepare_full = siamese.SiameseConfig.full(), PrepareConfig.full()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--esco-dir", default=default_dir("ESCO_DIR", "esco"))
-    parser.add_argument("--stsb-dir", default=default_dir("STSB_DIR", "stsbenchmark"))
-    parser.add_argument("--pairs-per-level", type=int, default=prepare_full.pairs_per_level)
+    parser.add_argument("--esco-dir", default=default_dir("ESCO_DIR", "esco"),
+                        help="the ESCO v1 export (occupations_en.csv, ISCOGroups_en.csv)")
+    parser.add_argument("--stsb-dir", default=default_dir("STSB_DIR", "stsbenchmark"),
+                        help="the STS benchmark's original files (sts-train.csv, sts-dev.csv, ...)")
+    parser.add_argument("--pairs-per-level", type=int, default=prepare_full.pairs_per_level,
+                        help="graded pairs per level in each split (validation and test)")
     parser.add_argument("--train-pairs-per-level", type=int,
                         default=prepare_full.train_pairs_per_level,
                         help="graded pairs per level in the training split only (validation and "
                         "test pairs stay the same)")
-    parser.add_argument("--epochs", type=int, default=full.epochs)
-    parser.add_argument("--batch-size", type=int, default=full.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=full.learning_rate)
+    parser.add_argument("--epochs", type=int, default=full.epochs,
+                        help="at most this many epochs (early stopping on validation loss)")
+    parser.add_argument("--batch-size", type=int, default=full.batch_size, help="pairs per step")
+    parser.add_argument("--learning-rate", type=float, default=full.learning_rate, help="Adam's")
     parser.add_argument("--replay", type=float, default=full.replay,
                         help="STS-B train pairs mixed in, as a share of the domain pairs (0: none)")
     parser.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=False,
@@ -90,7 +96,7 @@ def main() -> int:
                         "counted in checks) keeps the best check (a trial)")
     parser.add_argument("--frozen", nargs="*", default=list(full.frozen), metavar="PREFIX",
                         help="name prefixes of encoder variables left untrained (default: "
-                        "token_table; no value: train everything, the tutorial's setup, 3x slower)")
+                        "token_table; no value: train everything, the tutorial's setup: steps 3x slower)")
     parser.add_argument("--alphas", type=float, nargs="+", default=full.alphas,
                         help="interpolation weights the guard sweeps (0: base, 1: tuned)")
     parser.add_argument("--scores", nargs="+", default=[], metavar="LEVEL=COSINE",
@@ -151,21 +157,6 @@ def main() -> int:
     for name in ("validation", "test"):
         print(f"\n{name} pairs: ISCO groups each level is drawn from\n"
               + level_groups(pairs[name], taxonomy, f"{name} pairs").round(3).to_string())
-    if args.anchor_pairs_per_level:
-        anchors = group_anchor_pairs(taxonomy, split.labels["train"], scores=scores,
-                                     pairs_per_level=args.anchor_pairs_per_level, seed=config.seed)
-        anchors["score_angular"] = to_angular(anchors.score.to_numpy())
-        print(f"group anchor pairs: {len(anchors):,}, e.g. "
-              f"{anchors[['text1', 'text2', 'level']].head(4).to_dict('records')}")
-        pairs["train"] = pd.concat([pairs["train"], anchors], ignore_index=True)
-    if args.description_pairs_per_level:
-        described = description_pairs(taxonomy, split.labels["train"], scores=scores,
-                                      pairs_per_level=args.description_pairs_per_level,
-                                      seed=config.seed)
-        described["score_angular"] = to_angular(described.score.to_numpy())
-        print(f"description pairs: {len(described):,}, "
-              f"{described.text2.str.split().str.len().mean():.0f} words per description")
-        pairs["train"] = pd.concat([pairs["train"], described], ignore_index=True)
     base_encoder = resolve_model(config.model)
     if args.hard_share:
         candidates = graded_pairs(taxonomy, split.labels["train"], scores=scores, scale="cosine",
@@ -178,6 +169,17 @@ def main() -> int:
         print(f"training pairs mined from {len(candidates):,} candidates; base cosine per level "
               "(mean, sd):\n" + pairs["train"].assign(cosine=cosines).groupby("level").cosine
               .agg(["mean", "std"]).round(3).to_string(), flush=True)
+    extras = {"group anchor pairs": (group_anchor_pairs, args.anchor_pairs_per_level),
+              "description pairs": (description_pairs, args.description_pairs_per_level)}
+    for name, (make, per_level) in extras.items():
+        if per_level:
+            extra = make(taxonomy, split.labels["train"], scores=scores, pairs_per_level=per_level,
+                         seed=config.seed)
+            extra["score_angular"] = to_angular(extra.score.to_numpy())
+            example = extra[["text1", "text2", "level"]].head(2).to_dict("records")
+            print(f"{name}: {len(extra):,}, {extra.text2.str.split().str.len().mean():.0f} words "
+                  f"in text2 on average, e.g. {example}")
+            pairs["train"] = pd.concat([pairs["train"], extra], ignore_index=True)
     if args.teacher_weight:
         pairs["train"] = siamese.soften_targets(pairs["train"], base_encoder, args.teacher_weight)
         print("training targets moved towards the base model's cosine, per level (mean, sd):\n"
