@@ -40,7 +40,7 @@ import pandas as pd
 
 import nbhelpers  # noqa: F401  (selects legacy Keras before TensorFlow is imported)
 from nbhelpers import siamese
-from nbhelpers.evaluation import forgetting_scores, gain_interval, pair_cosines, pair_scores
+from nbhelpers.evaluation import forgetting_scores, gain_interval, pair_scores
 from nbhelpers.esco import load_esco
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import resolve_model
@@ -165,9 +165,8 @@ def main() -> int:
         pairs["train"] = siamese.hard_pairs(candidates, base_encoder, args.train_pairs_per_level,
                                             args.hard_share, config.seed)
         pairs["train"]["score_angular"] = to_angular(pairs["train"].score.to_numpy())
-        cosines = pair_cosines(base_encoder, pairs["train"].text1.tolist(), pairs["train"].text2.tolist())
         print(f"training pairs mined from {len(candidates):,} candidates; base cosine per level "
-              "(mean, sd):\n" + pairs["train"].assign(cosine=cosines).groupby("level").cosine
+              "(mean, sd):\n" + pairs["train"].groupby("level").teacher_cosine
               .agg(["mean", "std"]).round(3).to_string(), flush=True)
     extras = {"group anchor pairs": (group_anchor_pairs, args.anchor_pairs_per_level),
               "description pairs": (description_pairs, args.description_pairs_per_level)}

@@ -300,7 +300,8 @@ def hard_pairs(candidates: pd.DataFrame, teacher: Encoder, per_level: int, share
     Hard-example mining: the hardest pairs are those whose teacher cosine is furthest from
     their target (``score``, cosine scale): for a far level the titles the teacher finds alike,
     for a close level those it finds unlike. The rest are drawn at random from the other
-    candidates. A level with fewer candidates than ``per_level`` keeps them all. Shuffled.
+    candidates. A level with fewer candidates than ``per_level`` keeps them all. Shuffled, with
+    the teacher's cosine of each pair in a ``teacher_cosine`` column.
     """
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise InputError(f"hard share={share!r}: expected a number in [0, 1]")
@@ -309,8 +310,9 @@ def hard_pairs(candidates: pd.DataFrame, teacher: Encoder, per_level: int, share
     missing = {"text1", "text2", "score", "level"} - set(candidates.columns)
     if missing:
         raise InputError(f"candidate pairs: missing column(s) {sorted(missing)}")
-    error = np.abs(pair_cosines(teacher, candidates.text1.tolist(), candidates.text2.tolist())
-                   - candidates.score.to_numpy())
+    candidates = candidates.assign(teacher_cosine=pair_cosines(
+        teacher, candidates.text1.tolist(), candidates.text2.tolist()))
+    error = np.abs(candidates.teacher_cosine.to_numpy() - candidates.score.to_numpy())
     rng = np.random.default_rng(seed)
     keep = []
     for level in candidates.level.unique():

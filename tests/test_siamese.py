@@ -244,6 +244,7 @@ def test_hard_pairs_keeps_the_pairs_the_teacher_gets_most_wrong(tiny_dir):
     mined = siamese.hard_pairs(frame, teacher, per_level=6, share=0.5, seed=1)
     assert mined.level.value_counts().to_dict() == {"close": 6, "far": 6}
     assert not mined.duplicated(["text1", "text2"]).any()
+    assert mined.teacher_cosine.between(-1.0001, 1.0001).all()
     frame["error"] = error
     for level, group in frame.groupby("level"):
         hardest = set(group.nlargest(3, "error").index)
