@@ -256,7 +256,7 @@ def mix_replay(train_pairs: pd.DataFrame, general_pairs: pd.DataFrame | None, sh
     """``train_pairs`` plus general-English pairs amounting to ``share`` of their number.
 
     Rehearsal against forgetting: ``general_pairs`` (e.g. ``nbhelpers.stsb.as_graded_pairs(
-    load_stsb("train"))``) are drawn with ``seed``, repeated when more are needed than exist.
+    load_stsb("train"))``) are drawn with ``seed`` in whole shuffled passes (repeated when more are needed than exist).
     With ``share`` 0 or no general pairs, the training pairs come back unchanged.
     """
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not share >= 0:
@@ -269,8 +269,12 @@ def mix_replay(train_pairs: pd.DataFrame, general_pairs: pd.DataFrame | None, sh
     if missing or general_pairs.empty:
         raise InputError(f"replay pairs: expected rows with the training pairs' columns; "
                          f"missing {missing}, {len(general_pairs)} row(s)")
-    wanted = round(share * len(train_pairs))
-    rows = np.random.default_rng(seed).permutation(np.resize(np.arange(len(general_pairs)), wanted))
+    wanted, available = round(share * len(train_pairs)), len(general_pairs)
+    # Whole shuffled passes over the general pairs, cut at `wanted`: every pair is used equally
+    # often (give or take one), and the seed decides which pairs the last pass reaches.
+    rng = np.random.default_rng(seed)
+    passes = [rng.permutation(available) for _ in range(-(-wanted // available))]
+    rows = np.concatenate(passes)[:wanted] if passes else np.array([], dtype=int)
     return pd.concat([train_pairs[columns], general_pairs[columns].iloc[rows]], ignore_index=True)
 
 

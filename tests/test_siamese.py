@@ -216,6 +216,19 @@ def test_mix_replay_adds_a_share_of_general_pairs():
         stsb.as_graded_pairs(pd.DataFrame({"text": ["a"]}))
 
 
+def test_mix_replay_draws_its_general_pairs_with_the_seed_and_uses_each_equally_often():
+    domain = tiny_pairs(10)
+    general = stsb.as_graded_pairs(pd.DataFrame({"sentence1": [f"s{i}" for i in range(20)],
+                                                 "sentence2": ["t"] * 20, "score": [2.5] * 20}))
+    picked = {seed: set(siamese.mix_replay(domain, general, 0.5, seed=seed).text1.iloc[10:])
+              for seed in range(4)}
+    assert all(len(rows) == 5 for rows in picked.values())   # 5 distinct pairs, none twice
+    assert len(set(map(frozenset, picked.values()))) > 1    # the seed decides which ones
+    assert picked[0] == set(siamese.mix_replay(domain, general, 0.5, seed=0).text1.iloc[10:])
+    counts = siamese.mix_replay(domain, general, 5, seed=1).text1.iloc[10:].value_counts()
+    assert len(counts) == 20 and set(counts) == {2, 3}      # 50 rows: every pair 2 or 3 times
+
+
 def test_soften_targets_moves_targets_towards_the_teachers_cosine(tiny_dir):
     teacher = resolve_model(str(tiny_dir))
     frame = tiny_pairs(24)
