@@ -18,12 +18,14 @@ endif
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 # Offline by default: nothing reaches a model hub unless you say so (make run ONLINE=1).
-ifeq ($(ONLINE),1)
-else
-export HF_HUB_OFFLINE := 1
-export HF_DATASETS_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-endif
+# nbhelpers.env reads these; unset would also mean offline, so ONLINE=1 sets them to 0.
+HUB_OFFLINE := $(if $(filter 1,$(ONLINE)),0,1)
+export HF_HUB_OFFLINE := $(HUB_OFFLINE)
+export HF_DATASETS_OFFLINE := $(HUB_OFFLINE)
+export TRANSFORMERS_OFFLINE := $(HUB_OFFLINE)
+# Where torch comes from: PyTorch's CPU index (a small wheel; PyPI's Linux wheel pulls several GB
+# of CUDA packages). A GPU machine can say TORCH_INDEX= (PyPI) or a CUDA index instead.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install run test bench lab strip clean-venv
 
@@ -32,8 +34,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=24" "setuptools>=77.0.3,<82" wheel
-	# torch first: the CPU wheel. An unpinned torch would pull several GB of CUDA packages.
-	$(PY) -m pip install "torch==2.13.0"
+	# torch first, pinned: an unpinned torch would pull several GB of CUDA packages.
+	$(PY) -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "torch==2.13.0"
 	$(PY) -m pip install -c $(CONSTRAINTS) -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbhelpers)"
 	touch $(STAMP)
