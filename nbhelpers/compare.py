@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbhelpers.errors import InputError
 from nbhelpers.evaluation import (encode_retrieval, load_results, ranking_metrics, retrieval_judge,
                                   to_records, truncate)
 from nbhelpers.runs import RESULTS_DIR
@@ -25,6 +26,9 @@ def collect_results(run_dir, other_run_dirs=()) -> tuple[pd.DataFrame, dict[str,
     With several runs, model names are prefixed with the run name. A model evaluated by more
     than one notebook keeps its first (lowest-numbered notebook's) value per metric.
     """
+    if run_dir is None:
+        raise InputError("no run folder with results under reports/: run notebooks 02-04 first, "
+                         "or set run_dir to a run folder that has results/")
     runs = [Path(run_dir), *map(Path, other_run_dirs)]
     table = load_results(*runs)
     models = {}
@@ -194,8 +198,6 @@ def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
 def main(argv=None) -> int:
     """``python -m nbhelpers.compare RUN_DIR [--figure PATH]``: a run's summary as markdown."""
     import argparse
-
-    from nbhelpers.errors import InputError
 
     parser = argparse.ArgumentParser(prog="python -m nbhelpers.compare", description=(
         "Print a run's headline metrics per model as a markdown table; optionally save the "

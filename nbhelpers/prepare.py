@@ -16,7 +16,8 @@ from nbhelpers import pairs as pairs_mod
 from nbhelpers.errors import InputError
 from nbhelpers.esco import Taxonomy, load_esco
 from nbhelpers.paths import project_root
-from nbhelpers.runs import DATA_DIR, latest_run_dir, new_run_dir, record_step, sha256, staged_dir
+from nbhelpers.runs import (DATA_DIR, check_not_finished, latest_run_dir, new_run_dir, record_step,
+                            sha256, staged_dir)
 from nbhelpers.splits import SPLITS, Split, split_occupations
 
 STEP = "01_data_preparation"
@@ -122,9 +123,11 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
         from nbhelpers.documents import documents_to_qa_pairs
 
         folder = sample_docs_dir() if config.docs_dir == "sample" else config.docs_dir
-        qa = pd.DataFrame(documents_to_qa_pairs(
+        generated = documents_to_qa_pairs(
             folder, chunk_size=config.qa_chunk_size, overlap=config.qa_overlap,
-            method=config.qa_method, seed=config.seed, progress=False).pairs)
+            method=config.qa_method, seed=config.seed, progress=config.qa_method == "llm")
+        # Named columns even when no pair came out, so the saved file reads back as empty.
+        qa = pd.DataFrame(generated.pairs, columns=[*RETRIEVAL_COLUMNS, "source"])
     return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa), split
 
 
@@ -169,17 +172,22 @@ def save_prepared(run_dir: str | Path, prepared: Prepared, taxonomy: Taxonomy,
     return final
 
 
-def open_run(run_dir: str | Path | None = None, esco_dir: str | None = None) -> tuple[Path, Prepared]:
+def open_run(run_dir: str | Path | None = None, esco_dir: str | None = None,
+             step: str | None = None) -> tuple[Path, Prepared]:
     """The run folder a later notebook works in, with notebook 01's datasets.
 
     ``run_dir=None`` takes the newest run under ``reports/`` that has datasets; if there is
     none, or the given folder has none yet, the datasets are prepared there with defaults.
+    With ``step`` (the notebook's results name), a run where that notebook has already
+    finished is refused at once rather than when its results are saved.
     """
     if run_dir is None:
         run_dir = latest_run_dir()
         if run_dir is None:
             run_dir = new_run_dir()
     run_dir = Path(run_dir)
+    if step:
+        check_not_finished(run_dir, step)
     if not (run_dir / DATA_DIR).is_dir():
         print(f"no datasets in {run_dir}: preparing them with default parameters")
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +238,8 @@ def read_checked_csv(path: str | Path, required) -> pd.DataFrame:
         raise InputError(f"{path}: byte {err.start} is not UTF-8") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: file is empty; expected columns {list(required)}") from None
+    except pd.errors.ParserError as err:
+        raise InputError(f"{path}: not a readable CSV ({str(err).strip()})") from None
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")

@@ -23,7 +23,7 @@ from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
 from nbhelpers.prepare import PrepareConfig
 from nbhelpers.report import PeakMemory, export_html, write_index
-from nbhelpers.runs import new_run_dir, record_step
+from nbhelpers.runs import finished_steps, new_run_dir, record_step
 from nbhelpers.train_matryoshka import MatryoshkaConfig
 
 #: MatryoshkaConfig fields that notebook 04 does not take as parameters.
@@ -90,6 +90,12 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
     """Execute notebooks in order; returns the executed copies. Raises on the first failure."""
     import papermill as pm
 
+    finished = [p.name for p in paths
+                if (run_dir / p.name).exists() and f"run:{p.stem}" in finished_steps(run_dir)]
+    if finished:
+        raise InputError(f"{run_dir} already holds the finished notebook(s) {finished}; a run is "
+                         "never overwritten: continue with the notebooks after them (--from, "
+                         "--only) or start a new run (--run-id)")
     executed = []
     unused = set(overrides or {})
     for index, path in enumerate(paths, start=1):
@@ -143,10 +149,18 @@ def _parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _parse_parameter(name: str, value: str) -> tuple[str, object]:
+    try:
+        return name, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise InputError(f"-p {name} {value!r}: expected a YAML value such as 3, 0.5, true, null, "
+                         f"[1, 2] or text ({str(err).splitlines()[0]})") from None
+
+
 def main(argv=None) -> int:
     args = _parse_args(argv)
-    overrides = {name: yaml.safe_load(value) for name, value in args.parameter}
     try:
+        overrides = dict(_parse_parameter(name, value) for name, value in args.parameter)
         paths = select(notebooks(), args.only, args.start)
         if args.run_dir:
             if not args.run_dir.is_dir():

@@ -62,6 +62,23 @@ def latest_run_dir(root: str | Path | None = None, require: str = DATA_DIR) -> P
     return max(runs, key=lambda p: (p / require).stat().st_mtime, default=None)
 
 
+def check_not_finished(run_dir: str | Path, step: str) -> None:
+    """Fail at once if notebook ``step`` (e.g. ``03_siamese_use``) already saved its results in
+    ``run_dir``, instead of after all its work, when saving would refuse to overwrite them."""
+    path = Path(run_dir) / RESULTS_DIR / f"{step}.json"
+    if path.exists():
+        raise InputError(f"{path} already exists: {step} has finished in the run folder "
+                         f"{Path(run_dir)}, and a run's results are never overwritten. To run it "
+                         "again, start a new run: run notebook 01 again (it creates a new run "
+                         "folder), or set run_dir to a new folder")
+
+
+def finished_steps(run_dir: str | Path) -> set[str]:
+    """The steps the run's manifest records (a step is recorded once it has finished)."""
+    path = Path(run_dir) / MANIFEST
+    return set(json.loads(path.read_text())["steps"]) if path.exists() else set()
+
+
 @contextmanager
 def staged_dir(final: Path):
     """Yield a temporary sibling folder that becomes ``final`` only if the block succeeds."""
@@ -124,12 +141,18 @@ def package_versions() -> dict[str, str | None]:
 
 
 def record_step(run_dir: Path, step: str, **entry) -> dict:
-    """Add one notebook's entry (parameters, inputs, outputs, timings...) to the manifest."""
+    """Add one notebook's entry (parameters, inputs, outputs, timings...) to the manifest.
+
+    The package versions and platform of the run's first step are kept for the whole run; a
+    later step run with other versions (a run continued after an upgrade) records its own.
+    """
     path = Path(run_dir) / MANIFEST
+    packages = package_versions()
     manifest = json.loads(path.read_text()) if path.exists() else {
-        "run_dir": str(Path(run_dir).resolve()), "created": _now(), "steps": {}}
-    manifest["packages"] = package_versions()
-    manifest["platform"] = platform.platform()
+        "run_dir": str(Path(run_dir).resolve()), "created": _now(), "steps": {},
+        "packages": packages, "platform": platform.platform()}
+    if packages != manifest["packages"]:
+        entry = {**entry, "packages": packages}
     manifest["steps"][step] = {"recorded": _now(), **entry}
     write_json(path, manifest, overwrite=True)
     return manifest

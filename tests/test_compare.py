@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from nbhelpers import compare
+from nbhelpers.errors import InputError
 
 
 class RandomEncoder:
@@ -90,6 +91,8 @@ def test_collect_results_merges_runs_and_finds_model_paths(tmp_path):
                  models={"minilm": {"dim": 384}})
     table, models = compare.collect_results(tmp_path / "r1", [tmp_path / "r2"])
     assert set(models) == {"r1/minilm", "r1/tuned", "r2/minilm"} and len(table) == 3
+    with pytest.raises(InputError, match="no run folder with results under reports/: run notebooks"):
+        compare.collect_results(None)   # what latest_run_dir gives when no run has results
 
 
 def test_comparison_records(ir):

@@ -6,7 +6,8 @@ import pytest
 
 from nbhelpers import runs
 from nbhelpers.errors import InputError
-from nbhelpers.prepare import PrepareConfig, load_pairs, load_prepared, prepare_datasets
+from nbhelpers.prepare import (RETRIEVAL_COLUMNS, PrepareConfig, load_pairs, load_prepared, open_run,
+                               prepare_datasets)
 from nbhelpers.splits import SPLITS
 
 
@@ -39,6 +40,17 @@ def test_a_run_never_overwrites_another(tmp_path):
     prepare_datasets(tmp_path / "same", PrepareConfig(pairs_per_level=5))
     with pytest.raises(InputError, match="data already exists"):
         prepare_datasets(tmp_path / "same", PrepareConfig(pairs_per_level=5))
+
+
+def test_open_run_refuses_a_run_where_the_notebook_already_finished(tmp_path, capsys):
+    run_dir, prepared = open_run(tmp_path / "run", step="03_siamese_use")   # no datasets yet
+    assert "preparing them with default parameters" in capsys.readouterr().out
+    assert len(prepared.pairs["test"]) > 0
+    runs.write_json(run_dir / runs.RESULTS_DIR / "03_siamese_use.json", {"records": []})
+    assert open_run(run_dir, step="04_matryoshka")[0] == run_dir
+    with pytest.raises(InputError, match=r"03_siamese_use.json already exists: 03_siamese_use "
+                                         r"has finished .* start a new run"):
+        open_run(run_dir, step="03_siamese_use")
 
 
 def test_failure_leaves_nothing_half_written(tmp_path, monkeypatch):
@@ -92,3 +104,33 @@ def test_latest_run_dir(tmp_path):
     first = runs.new_run_dir("a", root=tmp_path)
     (first / "data").mkdir()
     assert runs.latest_run_dir(tmp_path) == first
+
+
+def test_documents_that_give_no_qa_pairs_leave_a_readable_empty_table(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "short.txt").write_text("One sentence only.\n")
+    prepare_datasets(tmp_path / "run", PrepareConfig(pairs_per_level=5, docs_dir=str(docs)))
+    qa = load_prepared(tmp_path / "run").qa
+    assert qa is not None and qa.empty and list(qa.columns[:4]) == list(RETRIEVAL_COLUMNS)
+
+
+def test_a_csv_that_does_not_parse_is_named(tmp_path):
+    path = tmp_path / "pairs_test.csv"
+    path.write_text('text1,text2,score\n"a,b,0.5\n')
+    with pytest.raises(InputError, match=r"pairs_test.csv: not a readable CSV"):
+        load_pairs(path)
+
+
+def test_manifest_keeps_the_first_steps_versions_and_notes_changed_ones(tmp_path, monkeypatch):
+    runs.record_step(tmp_path, "01_x", seconds=1.0)
+    first = json.loads((tmp_path / runs.MANIFEST).read_text())
+    runs.record_step(tmp_path, "02_y", seconds=2.0)
+    manifest = json.loads((tmp_path / runs.MANIFEST).read_text())
+    assert manifest["packages"] == first["packages"] and "packages" not in manifest["steps"]["02_y"]
+    monkeypatch.setattr(runs, "package_versions", lambda: {**first["packages"], "pandas": "9.9"})
+    runs.record_step(tmp_path, "03_z", seconds=3.0)
+    manifest = json.loads((tmp_path / runs.MANIFEST).read_text())
+    assert manifest["packages"]["pandas"] == pd.__version__
+    assert manifest["steps"]["03_z"]["packages"]["pandas"] == "9.9"
+    assert set(manifest["steps"]) == {"01_x", "02_y", "03_z"}

@@ -91,6 +91,14 @@ def test_series_passes_parameters_and_stops_at_the_first_failure(tmp_path):
     assert step["peak_memory_mb"] > 10 and step["seconds"] > 0
     assert (run_dir / "01_ok.html").is_file()
     assert "broken on purpose" in (run_dir / "02_bad.html").read_text()
+    # continuing the run: a finished notebook is refused before anything executes, a failed one
+    # may run again
+    executed_01 = (run_dir / "01_ok.ipynb").read_bytes()
+    with pytest.raises(InputError, match=r"finished notebook\(s\) \['01_ok.ipynb'\]"):
+        run.run_series([good, bad], run_dir)
+    assert (run_dir / "01_ok.ipynb").read_bytes() == executed_01
+    with pytest.raises(run.NotebookFailed):
+        run.run_series([bad], run_dir)
 
 
 def test_index_links_notebooks_and_shows_headline_numbers(tmp_path):
@@ -111,3 +119,8 @@ def test_missing_run_dir_points_to_run_id(tmp_path, capsys):
     assert run.main(["--run-dir", str(missing)]) == 1
     assert "name a new run with --run-id full-esco" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_a_parameter_that_is_no_yaml_is_named(capsys):
+    assert run.main(["--only", "01", "-p", "fractions", "[0.8, 0.1"]) == 1
+    assert "-p fractions '[0.8, 0.1': expected a YAML value" in capsys.readouterr().err
