@@ -29,7 +29,6 @@ from nbhelpers.errors import InputError
 from nbhelpers.pairs import to_angular
 from nbhelpers.runs import RESULTS_DIR, write_json
 
-RETRIEVAL_METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "map@100")
 RESULTS_SCHEMA_VERSION = 1
 
 

@@ -120,6 +120,17 @@ def default_models() -> list[str]:
     return ["use-m3", "minilm"] + ([] if env.is_offline() else ["BAAI/bge-base-en-v1.5"])
 
 
+def folder_name(spec: str | Path) -> str:
+    """A short, file-system-safe name for a model spec: ``BAAI/bge-base-en-v1.5`` gives
+    ``bge-base-en-v1.5``, a TF Hub URL ``.../universal-sentence-encoder-multilingual/3``
+    gives ``universal-sentence-encoder-multilingual-3``, a folder its own name."""
+    parts = [p for p in re.split(r"[/\\]", str(spec)) if p]
+    if not parts:
+        raise InputError(f"model spec {spec!r}: expected a name, folder or URL")
+    name = "-".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+    return re.sub(r"[^\w.-]+", "-", name)
+
+
 def resolve_model(spec: str | Path) -> Encoder:
     """Map a model spec (see the module docstring) to an :class:`Encoder`."""
     text = str(spec)

@@ -85,6 +85,7 @@ from nbhelpers import env
 from nbhelpers.errors import InputError
 from nbhelpers.evaluation import check_dims, default_dims
 from nbhelpers.guard import choose_alpha
+from nbhelpers.models import folder_name
 from nbhelpers.runs import staged_dir, write_json
 
 #: Loss name -> (columns the loss takes, in order; where the rows come from; in-batch negatives).
@@ -707,13 +708,12 @@ class MatryoshkaResult:
     config: MatryoshkaConfig = field(repr=False, default=None)
     model: object = field(repr=False, default=None)   # the tuned SentenceTransformer in memory
 
-    def final_eval(self) -> dict:
-        """The last evaluation logged during training (of the last step, not the best)."""
-        return {} if self.evals.empty else self.evals.iloc[-1].dropna().to_dict()
-
     def summary(self) -> dict:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
-               if k not in ("losses", "evals", "config", "model", "guard")}
+        out = {}
+        for f in fields(self):   # not asdict(): it would deep-copy the model only to drop it
+            if f.name not in ("losses", "evals", "config", "model", "guard"):
+                value = getattr(self, f.name)
+                out[f.name] = str(value) if isinstance(value, Path) else value
         out["config"] = self.config.to_dict() if self.config else None
         out["guard"] = None if self.guard is None else self.guard.to_dict("records")
         out["losses"] = self.losses.to_dict("records")
@@ -727,8 +727,8 @@ def default_output_dir(config: MatryoshkaConfig, run_dir: str | Path | None) -> 
     if run_dir is None:
         raise InputError("output_dir: set config.output_dir or pass run_dir (the model goes to "
                          "<run_dir>/models/matryoshka-<model>)")
-    slug = "".join(c if c.isalnum() or c in "-." else "-" for c in Path(str(config.model)).name)
-    return Path(run_dir) / "models" / f"matryoshka-{slug}{'-lora' if config.lora else ''}"
+    suffix = "-lora" if config.lora else ""
+    return Path(run_dir) / "models" / f"matryoshka-{folder_name(config.model)}{suffix}"
 
 
 def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
@@ -752,6 +752,9 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
     """
     config = config or MatryoshkaConfig()
     config.validate()
+    from transformers import set_seed
+
+    set_seed(config.seed)   # LoRA's initial weights and random negative mining come before the trainer
     needs_ir = config.evaluate and eval_ir is None
     if prepared is None and run_dir is not None and (train_data is None or needs_ir):
         from nbhelpers.prepare import load_prepared
@@ -792,8 +795,10 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
     if ir is not None:
         evaluator = build_evaluator(ir, dims, batch_size=config.eval_batch_size)
         valid_keys = evaluator_metric_keys(evaluator, similarity)
-        if config.evaluate:
+        if config.evaluate or config.guard_alphas:
             check_metric_key(key, valid_keys)
+    if config.guard_alphas and evaluator is None:
+        raise InputError("guard_alphas needs the validation evaluator (evaluate=True or eval_ir)")
 
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length

@@ -3,7 +3,7 @@ import pytest
 
 from nbhelpers import env
 from nbhelpers.errors import InputError
-from nbhelpers.models import OFFLINE_CHOICES, STEncoder, TFHubEncoder, resolve_model
+from nbhelpers.models import OFFLINE_CHOICES, STEncoder, TFHubEncoder, folder_name, resolve_model
 from nbhelpers.use_savedmodel import build_tiny_savedmodel
 
 
@@ -26,6 +26,20 @@ def test_hub_models_while_offline_name_the_offline_choices(offline, spec):
     message = str(err.value)
     assert spec in message and "offline" in message
     assert all(choice in message for choice in OFFLINE_CHOICES)
+
+
+@pytest.mark.parametrize("spec, name", [
+    ("use-m3", "use-m3"), ("BAAI/bge-base-en-v1.5", "bge-base-en-v1.5"),
+    ("https://tfhub.dev/google/universal-sentence-encoder-multilingual/3",
+     "universal-sentence-encoder-multilingual-3"),
+    ("/home/me/models/my use/", "my-use"), ("C:\\models\\tuned_v2", "tuned_v2")])
+def test_folder_name_is_short_and_safe(spec, name):
+    assert folder_name(spec) == name
+
+
+def test_folder_name_needs_a_name():
+    with pytest.raises(InputError, match="model spec '/': expected a name, folder or URL"):
+        folder_name("/")
 
 
 def test_unknown_spec_lists_choices():

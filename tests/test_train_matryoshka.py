@@ -106,6 +106,13 @@ def test_metric_mismatch_raises_before_training(tmp_path, model, tiny_train, tin
         with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
             tm.train_matryoshka(config(tmp_path, **changes), train_data=tiny_train, eval_ir=tiny_ir,
                                 model=model)
+    # the guard selects on the same key, so it is checked even when training does not evaluate
+    guarded = {"guard_alphas": [0.5, 1.0], "evaluate": False}
+    with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
+        tm.train_matryoshka(config(tmp_path, metric_dim=100, **guarded), train_data=tiny_train,
+                            eval_ir=tiny_ir, model=model)
+    with pytest.raises(InputError, match="guard_alphas needs the validation evaluator"):
+        tm.train_matryoshka(config(tmp_path, **guarded), train_data=tiny_train, model=model)
 
 
 # ------------------------------------------------------------------ the loss menu
