@@ -28,6 +28,20 @@ def default_source() -> str | None:
     return os.environ.get("STSB_DIR") or (None if is_offline() else "hub")
 
 
+def load_splits(splits=("dev", "test"), source: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """The STS-B ``splits`` from ``source`` (``None``: :func:`default_source`), by split name.
+
+    When STS-B is unavailable (offline without ``$STSB_DIR``) it says so and returns ``{}``,
+    so a notebook skips its STS-B steps instead of failing.
+    """
+    source = source or default_source()
+    if source is None:
+        print("STS-B unavailable: offline and STSB_DIR is not set (a folder with the original "
+              "sts-train/dev/test.csv files); the STS-B steps are skipped")
+        return {}
+    return {split: load_stsb(split, source) for split in splits}
+
+
 def load_stsb(split: str = "dev", source: str | Path | None = None) -> pd.DataFrame:
     """STS-B pairs as columns ``sentence1, sentence2, score`` with ``score`` in [0, 1].
 

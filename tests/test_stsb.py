@@ -1,7 +1,7 @@
 import pytest
 
 from nbhelpers.errors import InputError
-from nbhelpers.stsb import load_stsb
+from nbhelpers.stsb import load_splits, load_stsb
 
 
 @pytest.mark.parametrize("split, rows", [("train", 5749), ("dev", 1500), ("test", 1379)])
@@ -50,3 +50,15 @@ def test_bad_split_and_missing_source(tmp_path, monkeypatch):
     monkeypatch.delenv("STSB_DIR", raising=False)
     with pytest.raises(InputError, match="STSB_DIR"):
         load_stsb("dev")
+
+
+def test_load_splits_reads_each_split_or_says_why_there_are_none(tmp_path, monkeypatch, capsys):
+    line = "g\tf\t2012\t0001\t2.5\ta\tb\n"
+    for split in ("dev", "test"):
+        (tmp_path / f"sts-{split}.csv").write_text(line, encoding="utf-8")
+    frames = load_splits(("dev", "test"), tmp_path)
+    assert list(frames) == ["dev", "test"] and frames["test"].score[0] == 0.5
+    monkeypatch.delenv("STSB_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert load_splits(("dev",)) == {}
+    assert "STS-B unavailable: offline and STSB_DIR is not set" in capsys.readouterr().out
