@@ -986,19 +986,29 @@ def _set_model_card(model, config: MatryoshkaConfig, source: str) -> None:
     card.local_files_only = env.is_offline()
 
 
+#: Settings a restart may not change: the checkpoints would belong to another model or loss.
+RESUME_FIXED = ("model", "loss", "dims", "matryoshka", "lora", "lora_r", "lora_alpha",
+                "lora_target_modules")
+
+
 def _write_run_config(output_dir: Path, config: MatryoshkaConfig, trainer) -> None:
-    """``<output_dir>/config.json`` of the first start; a restart with other settings says so."""
-    if not trainer.is_world_process_zero():
-        return
+    """``<output_dir>/config.json`` of the first start. A restart may change settings such as
+    ``epochs`` (it says so), but not those in ``RESUME_FIXED``."""
     path = output_dir / "config.json"
     current = config.to_dict()
     if path.exists():
         earlier = json.loads(path.read_text(encoding="utf-8"))
         changed = {k: (earlier.get(k), v) for k, v in current.items() if earlier.get(k) != v}
-        if changed:
+        fixed = {k: change for k, change in changed.items() if k in RESUME_FIXED}
+        if fixed:
+            raise InputError(f"{output_dir} holds checkpoints of another setup; changed "
+                             f"{fixed} (earlier, now). Resume with the earlier settings, or "
+                             "choose a new output_dir")
+        if changed and trainer.is_world_process_zero():
             print(f"note: resuming {output_dir} with changed settings {changed}")
         return
-    write_json(path, current)
+    if trainer.is_world_process_zero():
+        write_json(path, current)
 
 
 # --------------------------------------------------------------------------- command line

@@ -244,6 +244,10 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
                             callbacks=[CrashAfterSecondCheckpoint()])
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
     assert not (tmp_path / "out" / "model").exists()
+    with pytest.raises(InputError, match=r"holds checkpoints of another setup; changed "
+                                         r"\{'matryoshka': \(True, False\)\}"):
+        tm.train_matryoshka(config(tmp_path, max_steps=4, eval_steps=2, matryoshka=False),
+                            train_data=tiny_train, eval_ir=tiny_ir, model=copy.deepcopy(base_model))
     result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir,
                                  model=copy.deepcopy(base_model))
     assert result.resumed_from.endswith("checkpoint-2")
