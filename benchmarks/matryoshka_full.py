@@ -24,7 +24,7 @@ bare; the median of each is compared. Target: ours >= 0.95 x bare.
 
 ESCO is read from $ESCO_DIR (else ../shared/data/esco beside the repo), STS-B from $STSB_DIR
 (else ../shared/data/stsbenchmark). Everything is written to a temporary folder that is removed
-at the end. About an hour on 2 CPU cores (quality 57 minutes, speed 7). Exit status 1 when a
+at the end. About an hour on 2 CPU cores (quality 57 minutes, speed 10). Exit status 1 when a
 target is missed.
 
     ESCO_DIR=../shared/data/esco STSB_DIR=../shared/data/stsbenchmark \\

@@ -3,7 +3,9 @@
 Prints the mean/min cosine between the two models' vectors, the STS-B dev Pearson of angular
 similarity for both, encode throughput of both on the same sentences, and the build time.
 
-    STSB_DIR=/work/shared/data/stsbenchmark .venv/bin/python benchmarks/use_parity.py
+    STSB_DIR=../shared/data/stsbenchmark .venv/bin/python benchmarks/use_parity.py
+
+Without $STSB_DIR it reads ../shared/data/stsbenchmark beside the repo.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from scipy.stats import pearsonr
 from nbhelpers.errors import InputError
 from nbhelpers.use_savedmodel import build_use_savedmodel
 
-DEFAULT_STSB_DIR = Path("/work/shared/data/stsbenchmark")
+DEFAULT_STSB_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "stsbenchmark"
 SCORE_COL, FIRST_COL, SECOND_COL = 4, 5, 6
 BATCH_SIZE = 256
 THREADS = 2
