@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -124,11 +125,14 @@ def folder_name(spec: str | Path) -> str:
     """A short, file-system-safe name for a model spec: ``BAAI/bge-base-en-v1.5`` gives
     ``bge-base-en-v1.5``, a TF Hub URL ``.../universal-sentence-encoder-multilingual/3``
     gives ``universal-sentence-encoder-multilingual-3``, a folder its own name."""
-    parts = [p for p in re.split(r"[/\\]", str(spec)) if p]
+    text = urlsplit(str(spec)).path if "://" in str(spec) else str(spec)
+    parts = [p for p in re.split(r"[/\\]", text) if p]
+    if parts and parts[-1] in (".", ".."):
+        parts = Path(text).resolve().parts
     if not parts:
         raise InputError(f"model spec {spec!r}: expected a name, folder or URL")
     name = "-".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
-    return re.sub(r"[^\w.-]+", "-", name)
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", name)
 
 
 def resolve_model(spec: str | Path) -> Encoder:

@@ -29,6 +29,12 @@ def problems(path: str | Path) -> list[str]:
             found.append(f"cell {index}: has outputs (strip them: make strip)")
         if cell.execution_count is not None:
             found.append(f"cell {index}: execution_count {cell.execution_count}, expected null")
+    for index, cell in enumerate(nb.cells):
+        left = sorted(set(RUN_METADATA) & set(cell.metadata))
+        if left:
+            found.append(f"cell {index}: run metadata {left} (strip it: make strip)")
+    if "papermill" in nb.metadata:
+        found.append("notebook metadata 'papermill' from an executed copy (strip it: make strip)")
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     if len(tagged) != 1 or nb.cells[tagged[0]].cell_type != "code":
         found.append(f"expected one code cell tagged 'parameters', found cells {tagged}")

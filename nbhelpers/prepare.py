@@ -173,13 +173,13 @@ def save_prepared(run_dir: str | Path, prepared: Prepared, taxonomy: Taxonomy,
 
 
 def open_run(run_dir: str | Path | None = None, esco_dir: str | None = None,
-             step: str | None = None) -> tuple[Path, Prepared]:
+             step: str | None = None, outputs=()) -> tuple[Path, Prepared]:
     """The run folder a later notebook works in, with notebook 01's datasets.
 
     ``run_dir=None`` takes the newest run under ``reports/`` that has datasets; if there is
     none, or the given folder has none yet, the datasets are prepared there with defaults.
     With ``step`` (the notebook's results name), a run where that notebook has already
-    finished is refused at once rather than when its results are saved.
+    saved its results or any of its ``outputs`` is refused at once rather than when saving.
     """
     if run_dir is None:
         run_dir = latest_run_dir()
@@ -187,7 +187,7 @@ def open_run(run_dir: str | Path | None = None, esco_dir: str | None = None,
             run_dir = new_run_dir()
     run_dir = Path(run_dir)
     if step:
-        check_not_finished(run_dir, step)
+        check_not_finished(run_dir, step, outputs)
     if not (run_dir / DATA_DIR).is_dir():
         print(f"no datasets in {run_dir}: preparing them with default parameters")
         run_dir.mkdir(parents=True, exist_ok=True)

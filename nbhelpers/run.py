@@ -90,8 +90,8 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
     """Execute notebooks in order; returns the executed copies. Raises on the first failure."""
     import papermill as pm
 
-    finished = [p.name for p in paths
-                if (run_dir / p.name).exists() and f"run:{p.stem}" in finished_steps(run_dir)]
+    done = finished_steps(run_dir)   # notebooks record their stem when they have saved
+    finished = [p.name for p in paths if p.stem in done or f"run:{p.stem}" in done]
     if finished:
         raise InputError(f"{run_dir} already holds the finished notebook(s) {finished}; a run is "
                          "never overwritten: continue with the notebooks after them (--from, "

@@ -852,7 +852,7 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
     last = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
     if last:
         print(f"resuming from {last}")
-    _write_run_config(output_dir, config, trainer)
+    _write_run_config(output_dir, config, trainer, resuming=bool(last))
     start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
@@ -991,12 +991,15 @@ RESUME_FIXED = ("model", "loss", "dims", "matryoshka", "lora", "lora_r", "lora_a
                 "lora_target_modules")
 
 
-def _write_run_config(output_dir: Path, config: MatryoshkaConfig, trainer) -> None:
-    """``<output_dir>/config.json`` of the first start. A restart may change settings such as
-    ``epochs`` (it says so), but not those in ``RESUME_FIXED``."""
+def _write_run_config(output_dir: Path, config: MatryoshkaConfig, trainer, resuming: bool) -> None:
+    """``<output_dir>/config.json``: the settings of the checkpoints in ``output_dir``.
+
+    Resuming may change settings such as ``epochs`` (it says so), but not those in
+    ``RESUME_FIXED``. Without a checkpoint to resume, the file is (re)written.
+    """
     path = output_dir / "config.json"
-    current = config.to_dict()
-    if path.exists():
+    current = json.loads(json.dumps(config.to_dict(), default=str))   # as the file holds it
+    if resuming and path.exists():
         earlier = json.loads(path.read_text(encoding="utf-8"))
         changed = {k: (earlier.get(k), v) for k, v in current.items() if earlier.get(k) != v}
         fixed = {k: change for k, change in changed.items() if k in RESUME_FIXED}
@@ -1006,9 +1009,8 @@ def _write_run_config(output_dir: Path, config: MatryoshkaConfig, trainer) -> No
                              "choose a new output_dir")
         if changed and trainer.is_world_process_zero():
             print(f"note: resuming {output_dir} with changed settings {changed}")
-        return
-    if trainer.is_world_process_zero():
-        write_json(path, current)
+    elif trainer.is_world_process_zero():
+        write_json(path, current, overwrite=True)
 
 
 # --------------------------------------------------------------------------- command line

@@ -27,7 +27,9 @@ def test_strip_removes_what_running_added_and_keeps_the_source(tmp_path):
     assert notebook_hygiene.problems(path) == [
         f"{path}: cell 1: execution_count 1, expected null",
         f"{path}: cell 2: has outputs (strip them: make strip)",
-        f"{path}: cell 2: execution_count 2, expected null"]
+        f"{path}: cell 2: execution_count 2, expected null",
+        f"{path}: cell 1: run metadata ['papermill'] (strip it: make strip)",
+        f"{path}: notebook metadata 'papermill' from an executed copy (strip it: make strip)"]
     assert notebook_hygiene.strip(path) is True
     assert notebook_hygiene.problems(path) == []
     nb = nbformat.read(path, as_version=4)

@@ -49,8 +49,12 @@ def test_open_run_refuses_a_run_where_the_notebook_already_finished(tmp_path, ca
     runs.write_json(run_dir / runs.RESULTS_DIR / "03_siamese_use.json", {"records": []})
     assert open_run(run_dir, step="04_matryoshka")[0] == run_dir
     with pytest.raises(InputError, match=r"03_siamese_use.json already exists: 03_siamese_use "
-                                         r"has finished .* start a new run"):
+                                         r"has run .* start a new run folder"):
         open_run(run_dir, step="03_siamese_use")
+    # an attempt that saved a model and then failed counts as having run, too
+    (run_dir / "models" / "use-m3-tuned").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"use-m3-tuned already exists: 02_baseline has run"):
+        open_run(run_dir, step="02_baseline", outputs=["models/use-m3-tuned"])
 
 
 def test_failure_leaves_nothing_half_written(tmp_path, monkeypatch):
