@@ -18,8 +18,8 @@ Speed: ``SiameseConfig`` freezes USE's 128,000 x 512 token table by default, whi
 step three times faster at the same gain. With ``frozen=()`` (the tutorial's setup) the whole
 model trains, the table included. The table's gradient stays sparse (``IndexedSlices``,
 clipped as such by ``clipnorm``), but Adam moves every row at every step (its moments decay
-everywhere), so the optimizer update dominates a step on CPU. ``FusedAdam`` does that update in one pass: about 0.35 s per step of 64 pairs on
-2 cores instead of 0.6 s.
+everywhere), so the optimizer update dominates a step on CPU. ``FusedAdam`` does that update
+in one pass: about 0.35 s per step of 64 pairs on 2 cores instead of 0.6 s.
 """
 from __future__ import annotations
 
@@ -257,8 +257,9 @@ def mix_replay(train_pairs: pd.DataFrame, general_pairs: pd.DataFrame | None, sh
     """``train_pairs`` plus general-English pairs amounting to ``share`` of their number.
 
     Rehearsal against forgetting: ``general_pairs`` (e.g. ``nbhelpers.stsb.as_graded_pairs(
-    load_stsb("train"))``) are drawn with ``seed`` in whole shuffled passes (repeated when more are needed than exist).
-    With ``share`` 0 or no general pairs, the training pairs come back unchanged.
+    load_stsb("train"))``) are drawn with ``seed`` in whole shuffled passes (repeated when more
+    are needed than exist). With ``share`` 0 or no general pairs, the training pairs come back
+    unchanged.
     """
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not share >= 0:
         raise InputError(f"replay={share!r}: expected a number >= 0 (STS-B train pairs mixed in, "
