@@ -55,13 +55,14 @@ def split_occupations(taxonomy: Taxonomy, fractions=(0.8, 0.1, 0.1), *,
     else:
         units = [[u] for u in rng.permutation(sorted(occ.uri))]
     uris = _fill(units, len(occ), fractions)
+    labels = _disjoint_labels(taxonomy, uris)
     for name in SPLITS[1:]:
         if len(uris[name]) < min_occupations:
             raise InputError(
                 f"fractions={fractions}: the {name} split gets {len(uris[name])} occupations "
-                f"of {len(occ)}, fewer than the {min_occupations} it needs; use more data "
-                "or a larger fraction")
-    return Split(uris, _disjoint_labels(taxonomy, uris), hold_out_groups)
+                f"of {len(occ)} (counting only those with a label no later split uses), fewer "
+                f"than the {min_occupations} it needs; use more data or a larger fraction")
+    return Split(uris, labels, hold_out_groups)
 
 
 def _check_fractions(fractions) -> tuple[float, float, float]:

@@ -175,6 +175,12 @@ def test_split_fraction_errors(sample):
     with pytest.raises(InputError, match="fewer than the 4 it needs"):
         split_occupations(sample.subset(sample.occupations.uri[:12]), fractions=(0.9, 0.05, 0.05),
                           hold_out_groups=False)
+    shared = sample.subset(sample.occupations.uri[:40])  # every occupation named "clerk" alone
+    shared.occupations["preferred_label"] = "clerk"
+    shared.occupations["alt_labels"] = [()] * 40
+    with pytest.raises(InputError, match="the validation split gets 0 occupations of 40 "
+                                         r"\(counting only those with a label no later split uses\)"):
+        split_occupations(shared, hold_out_groups=False)
 
 
 def test_split_is_seeded(sample):
