@@ -181,12 +181,22 @@ def plot_training_history(history: pd.DataFrame, best_epoch: int | None = None):
     return fig
 
 
+STS_AXIS_LABELS = {"stsb_dev_pearson": "STS-B dev Pearson (angular)",
+                   "stsb_dev_spearman": "STS-B dev Spearman (cosine)"}
+
+
 def plot_alpha_sweep(sweep: pd.DataFrame, base_sts: float | None, tolerance: float,
-                     chosen: float, domain: str = "domain_test_spearman"):
-    """Domain score against STS-B dev Pearson for each interpolation weight alpha."""
+                     chosen: float, domain: str = "domain_test_spearman",
+                     sts: str = "stsb_dev_pearson"):
+    """Domain score against STS-B dev for each interpolation weight alpha.
+
+    ``base_sts`` None takes the base model's STS-B score from the sweep's alpha = 0 row.
+    """
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    has_sts = sweep.stsb_dev_pearson.notna().all()
-    x = sweep.stsb_dev_pearson if has_sts else sweep.alpha
+    has_sts = sts in sweep and sweep[sts].notna().all()
+    if base_sts is None and has_sts and (sweep.alpha == 0).any():
+        base_sts = float(sweep.loc[sweep.alpha == 0, sts].iloc[0])
+    x = sweep[sts] if has_sts else sweep.alpha
     ax.plot(x, sweep[domain], marker="o")
     for xi, yi, alpha in zip(x, sweep[domain], sweep.alpha):
         ax.annotate(f"α={alpha:g}" + (" (chosen)" if alpha == chosen else ""), (xi, yi),
@@ -196,7 +206,7 @@ def plot_alpha_sweep(sweep: pd.DataFrame, base_sts: float | None, tolerance: flo
         ax.axvline(base_sts - tolerance, color="red", linestyle="--",
                    label=f"STS-B floor: base − {tolerance}")
         ax.legend()
-    ax.set_xlabel("STS-B dev Pearson (angular)" if has_sts else "alpha")
+    ax.set_xlabel(STS_AXIS_LABELS.get(sts, sts) if has_sts else "alpha")
     ax.set_ylabel(domain.replace("_", " "))
     ax.set_title("θ = (1−α)·base + α·tuned: domain gain vs forgetting")
     ax.grid(alpha=0.3)

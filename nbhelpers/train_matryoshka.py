@@ -65,7 +65,8 @@ Command line (the same run on one CPU or many GPUs)::
 ``--run-dir`` reads notebook 01's datasets (``reports/<run-id>/data``); without it the
 datasets are built in memory from ``--esco-dir`` (default: the sample). The config file is JSON
 or YAML with the fields of :class:`MatryoshkaConfig` (plus ``"preset": "full"`` to start from
-the full settings). Under ``accelerate launch``/``torchrun`` every process trains on its share of
+the full settings). The command writes ``<output_dir>/manifest.json``: its parameters, the
+input files' checksums, package versions and time taken. Under ``accelerate launch``/``torchrun`` every process trains on its share of
 each batch (DDP; ``batch_size`` is per device, so in-batch negatives are per device unless
 the loss gathers across devices) and only the main process writes the model.
 """
@@ -74,6 +75,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -86,7 +88,7 @@ from nbhelpers.errors import InputError
 from nbhelpers.evaluation import check_dims, default_dims
 from nbhelpers.guard import choose_alpha
 from nbhelpers.models import folder_name
-from nbhelpers.runs import staged_dir, write_json
+from nbhelpers.runs import DATA_DIR, record_step, sha256, staged_dir, write_json
 
 #: Loss name -> (columns the loss takes, in order; where the rows come from; in-batch negatives).
 LOSSES = {
@@ -252,8 +254,24 @@ class MatryoshkaConfig:
                                                       and self.stsb_replay >= 0):
             raise InputError(f"stsb_replay={self.stsb_replay!r}: expected a number >= 0 (STS-B train "
                              "pairs per training row; 0: no replay)")
-        if not (isinstance(self.sts_tolerance, (int, float)) and self.sts_tolerance >= 0):
-            raise InputError(f"sts_tolerance={self.sts_tolerance!r}: expected a number >= 0")
+        for name in ("sts_tolerance", "triplet_margin", "contrastive_margin"):
+            _non_negative(name, getattr(self, name))
+        if self.hn_relative_margin is not None:
+            _non_negative("hn_relative_margin", self.hn_relative_margin)
+        if not (_is_number(self.mnrl_scale) and self.mnrl_scale > 0):
+            raise InputError(f"mnrl_scale={self.mnrl_scale!r}: expected a number > 0 (the similarity "
+                             "scale of the ranking loss; 20 is the usual value)")
+        if not (_is_number(self.lora_dropout) and 0 <= self.lora_dropout < 1):
+            raise InputError(f"lora_dropout={self.lora_dropout!r}: expected a number in [0, 1)")
+        if isinstance(self.hn_range_min, bool) or not (isinstance(self.hn_range_min, int)
+                                                       and self.hn_range_min >= 0):
+            raise InputError(f"hn_range_min={self.hn_range_min!r}: expected an int >= 0 (skip this "
+                             "many of the most similar passages when mining negatives)")
+        if self.hn_range_max is not None and (
+                isinstance(self.hn_range_max, bool) or not isinstance(self.hn_range_max, int)
+                or self.hn_range_max <= self.hn_range_min):
+            raise InputError(f"hn_range_max={self.hn_range_max!r}: expected an int above "
+                             f"hn_range_min ({self.hn_range_min}) or None (no limit)")
         if self.dims is not None:
             if isinstance(self.dims, (str, bytes)) or not all(
                     isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in self.dims):
@@ -287,6 +305,15 @@ def _read_config(path: str | Path) -> dict:
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name}={value!r}: expected a positive int")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _non_negative(name, value):
+    if not (_is_number(value) and value >= 0):
+        raise InputError(f"{name}={value!r}: expected a number >= 0")
 
 
 # --------------------------------------------------------------------------- the model
@@ -868,6 +895,8 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
     alpha, guard, reason = 1.0, None, ""
     if base_state is not None:
         known = {1.0: trainer.state.best_metric} if config.evaluate and trainer.state.best_metric else {}
+        if key in baseline:
+            known[0.0] = baseline[key]
         alpha, guard, reason = forgetting_guard(model, base_state, evaluator, key, config, known=known)
         print(f"forgetting guard: {reason}")
     model.max_seq_length = base_seq_length
@@ -913,13 +942,14 @@ def forgetting_guard(model, base_state: dict, evaluator, key: str, config: Matry
                      known: dict | None = None) -> tuple[float, pd.DataFrame | None, str]:
     """Weight-space interpolation between base and tuned model, guarded by STS-B dev.
 
-    For each ``alpha`` in ``config.guard_alphas`` the model holds ``(1 - alpha) * base + alpha *
-    tuned``; it is scored with the validation evaluator (``key``, e.g. nDCG@10 at the smallest
+    For alpha 0 (the base model) and each ``alpha`` in ``config.guard_alphas`` the model holds
+    ``(1 - alpha) * base + alpha * tuned``; it is scored with the validation evaluator (``key``, e.g. nDCG@10 at the smallest
     dim) and STS-B dev (cosine Spearman). The chosen alpha has the best validation score among
     those whose STS-B dev Spearman stays >= the base model's - ``sts_tolerance`` (alpha 0, the
     base model, always qualifies; ties go to the smaller alpha), as notebook 03 does for USE.
     Without STS-B the guard cannot apply and the best validation alpha is kept. ``known``
-    maps alphas to already measured validation scores (the trainer's best metric at alpha 1).
+    maps alphas to already measured validation scores (the trainer's best metric at alpha 1,
+    the baseline evaluation at alpha 0).
     The model ends holding the chosen weights. Returns ``(alpha, sweep, reason)``.
     """
     from nbhelpers.evaluation import sts_scores
@@ -949,7 +979,7 @@ def forgetting_guard(model, base_state: dict, evaluator, key: str, config: Matry
     rows = []
     try:
         base_sts = sts(0.0)
-        for alpha in sorted({float(a) for a in config.guard_alphas}):
+        for alpha in sorted({0.0, *(float(a) for a in config.guard_alphas)}):
             interpolate_weights(model, base_state, tuned_state, alpha)
             score = known.get(alpha)
             if score is None:
@@ -1044,14 +1074,24 @@ def main(argv=None) -> int:
         if args.output_dir:
             config = dataclasses.replace(config, output_dir=args.output_dir)
         prepared = None
-        if not args.run_dir:
+        if args.run_dir:
+            inputs = sorted((Path(args.run_dir) / DATA_DIR).glob("*.csv"))
+        else:
             from nbhelpers.esco import load_esco
             from nbhelpers.prepare import PrepareConfig, build_datasets
 
-            prepared, _ = build_datasets(load_esco(args.esco_dir), PrepareConfig(esco_dir=args.esco_dir))
+            taxonomy = load_esco(args.esco_dir)
+            prepared, _ = build_datasets(taxonomy, PrepareConfig(esco_dir=args.esco_dir))
+            inputs = [taxonomy.occupations_file, taxonomy.groups_file]
+        start = time.perf_counter()
         result = train_matryoshka(config, prepared, run_dir=args.run_dir)
     except InputError as err:
         parser.exit(2, f"error: {err}\n")
+    if int(os.environ.get("RANK", "0")) == 0:   # one manifest entry, from the main process
+        record_step(result.output_dir, "train_matryoshka", parameters=config.to_dict(),
+                    inputs={str(p): sha256(p) for p in inputs},
+                    result=str(result.output_dir / RESULT_FILE),
+                    seconds=round(time.perf_counter() - start, 2))
     summary = {k: v for k, v in result.summary().items() if k not in ("losses", "evals", "config")}
     print(json.dumps(summary, indent=1, default=str))
     return 0

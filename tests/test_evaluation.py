@@ -2,6 +2,7 @@ import json
 import math
 
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,6 +150,19 @@ def test_heatmap_returns_a_figure_with_an_unsaturated_scale():
     assert mesh.norm.vmin > 0.8  # scale follows the data, not 0..1
     grid = plots.plot_similarity_grid(texts, {"before": enc, "after": enc})
     assert len([ax for ax in grid.axes if ax.get_title()]) == 2
+
+
+def test_alpha_sweep_plot_draws_the_sts_floor_from_the_base_row():
+    key = "eval_dim_64_cosine_ndcg@10"   # notebook 04's guard: validation nDCG, STS-B Spearman
+    sweep = pd.DataFrame({"alpha": [0.0, 0.5, 1.0], key: [0.60, 0.70, 0.72],
+                          "stsb_dev_spearman": [0.86, 0.855, 0.84]})
+    fig = plots.plot_alpha_sweep(sweep, None, 0.01, chosen=0.5, domain=key, sts="stsb_dev_spearman")
+    ax = fig.axes[0]
+    floor = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(floor) == 1 and floor[0].get_xdata()[0] == pytest.approx(0.85)
+    assert ax.get_xlabel() == "STS-B dev Spearman (cosine)"
+    assert any(t.get_text() == "α=0.5 (chosen)" for t in ax.texts)
+    plt.close(fig)
 
 
 def test_load_results_reads_every_file_of_every_run(tmp_path):

@@ -1,6 +1,8 @@
 """Matryoshka training (nbhelpers.train_matryoshka) on tiny slices of the sample, with MiniLM."""
 import copy
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -158,6 +160,18 @@ def test_unknown_loss_lists_the_choices(model):
         tm.MatryoshkaConfig(loss="infonce").validate()
 
 
+@pytest.mark.parametrize("field, value", [
+    ("lora_dropout", 1.0), ("lora_dropout", "0.1"), ("hn_range_min", -1), ("hn_range_min", 1.5),
+    ("hn_range_max", 0), ("hn_range_max", True), ("hn_relative_margin", -0.05),
+    ("mnrl_scale", 0), ("triplet_margin", -1), ("contrastive_margin", None),
+    ("sts_tolerance", -0.01)])
+def test_bad_settings_name_the_field(field, value):
+    with pytest.raises(InputError, match="^" + re.escape(f"{field}={value!r}: expected")):
+        tm.MatryoshkaConfig(**{field: value}).validate()
+    tm.MatryoshkaConfig(lora_dropout=0.0, hn_range_min=3, hn_range_max=None,
+                        hn_relative_margin=None).validate()  # the edges that are fine
+
+
 # ------------------------------------------------------------------ hard negatives
 
 
@@ -282,11 +296,12 @@ def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_
     from nbhelpers.models import resolve_model
 
     sts = tiny_stsb(tmp_path / "stsb")
-    cfg = config(tmp_path, guard_alphas=[0.0, 0.5, 1.0], sts_tolerance=1.0, stsb_source=str(sts))
+    cfg = config(tmp_path, guard_alphas=[0.5, 1.0], sts_tolerance=1.0, stsb_source=str(sts))
     result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
-    assert list(result.guard.alpha) == [0.0, 0.5, 1.0]
+    assert list(result.guard.alpha) == [0.0, 0.5, 1.0]   # the base model is always a candidate
     assert result.guard["stsb_dev_spearman"].notna().all()
     key = result.metric_for_best_model
+    assert result.guard[key].iloc[0] == pytest.approx(result.baseline[key])
     assert result.guard[key].iloc[-1] == pytest.approx(result.best_metric)   # alpha 1: the trainer's best
     assert result.alpha == result.guard.loc[result.guard[key].idxmax(), "alpha"]
     assert f"alpha={result.alpha:g}" in result.guard_reason
@@ -366,3 +381,17 @@ def test_config_files_and_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         tm.main(["--config", str(tmp_path / "bad.json")])
     assert exit_info.value.code == 2
+
+
+def test_command_line_run_writes_a_manifest(tmp_path, capsys):
+    cfg = {**FAST, "max_train_samples": 16, "baseline_eval": False}
+    (tmp_path / "cfg.yaml").write_text(json.dumps(cfg), encoding="utf-8")  # JSON is valid YAML
+    assert tm.main(["--config", str(tmp_path / "cfg.yaml"), "--output-dir", str(tmp_path / "out")]) == 0
+    assert '"global_step": 2' in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    step = manifest["steps"]["train_matryoshka"]
+    assert step["parameters"]["max_train_samples"] == 16 and step["seconds"] > 0
+    assert sorted(Path(p).name for p in step["inputs"]) == ["isco_groups.csv", "occupations.csv"]
+    assert all(len(digest) == 64 for digest in step["inputs"].values())
+    assert manifest["packages"]["sentence-transformers"]
+    assert step["result"].endswith("result.json") and Path(step["result"]).is_file()
