@@ -66,9 +66,10 @@ Command line (the same run on one CPU or many GPUs)::
 datasets are built in memory from ``--esco-dir`` (default: the sample). The config file is JSON
 or YAML with the fields of :class:`MatryoshkaConfig` (plus ``"preset": "full"`` to start from
 the full settings). The command writes ``<output_dir>/manifest.json``: its parameters, the
-input files' checksums, package versions and time taken. Under ``accelerate launch``/``torchrun`` every process trains on its share of
-each batch (DDP; ``batch_size`` is per device, so in-batch negatives are per device unless
-the loss gathers across devices) and only the main process writes the model.
+input files' checksums, package versions and time taken. Under ``accelerate launch``/``torchrun``
+every process trains on its share of each batch (DDP; ``batch_size`` is per device, so in-batch
+negatives are per device unless the loss gathers across devices) and only the main process
+writes the model.
 """
 from __future__ import annotations
 
@@ -943,8 +944,8 @@ def forgetting_guard(model, base_state: dict, evaluator, key: str, config: Matry
     """Weight-space interpolation between base and tuned model, guarded by STS-B dev.
 
     For alpha 0 (the base model) and each ``alpha`` in ``config.guard_alphas`` the model holds
-    ``(1 - alpha) * base + alpha * tuned``; it is scored with the validation evaluator (``key``, e.g. nDCG@10 at the smallest
-    dim) and STS-B dev (cosine Spearman). The chosen alpha has the best validation score among
+    ``(1 - alpha) * base + alpha * tuned``; it is scored with the validation evaluator (``key``,
+    e.g. nDCG@10 at the smallest dim) and STS-B dev (cosine Spearman). The chosen alpha has the best validation score among
     those whose STS-B dev Spearman stays >= the base model's - ``sts_tolerance`` (alpha 0, the
     base model, always qualifies; ties go to the smaller alpha), as notebook 03 does for USE.
     Without STS-B the guard cannot apply and the best validation alpha is kept. ``known``
