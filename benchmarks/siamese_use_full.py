@@ -18,14 +18,16 @@ targets, several training runs averaged into one model before the guard, a learn
 falling to zero, early stopping checked within epochs, (label, ISCO group title) or (label,
 occupation description) training pairs, a ranking loss beside the MSE, targets moved towards
 the base model's cosines, training pairs mined for the ones the base model gets most wrong.
-TensorBoard logs go to a temporary folder; nothing is written to the repo.
+TensorBoard logs go to a temporary folder; nothing is written to the repo. ``--save-tuned``
+keeps the tuned encoder for ``benchmarks/siamese_blend.py``.
 
     .venv/bin/python benchmarks/siamese_use_full.py [--esco-dir DIR] [--stsb-dir DIR] \\
         [--pairs-per-level 10000] [--train-pairs-per-level 30000] [--epochs 2] [--batch-size 64] \\
         [--learning-rate 1e-4] [--frozen token_table] [--replay 0.25] [--seed 42] \\
         [--alphas 0 0.25 0.5 0.75 1] [--scores LEVEL=COSINE ...] [--soup 1] [--lr-decay] \\
         [--checks-per-epoch 1] [--anchor-pairs-per-level 0] [--ranking-weight 0] \\
-        [--description-pairs-per-level 0] [--teacher-weight 0] [--hard-share 0 --hard-pool 3]
+        [--description-pairs-per-level 0] [--teacher-weight 0] [--hard-share 0 --hard-pool 3] \\
+        [--save-tuned DIR]
 """
 from __future__ import annotations
 
@@ -123,6 +125,9 @@ def main() -> int:
     parser.add_argument("--soup", type=int, default=1,
                         help="train this many times from the base weights (seeds seed, seed+1, "
                         "...) and average the tuned weights before the guard (a uniform soup)")
+    parser.add_argument("--save-tuned", metavar="DIR",
+                        help="also save the tuned encoder (alpha = 1, after any soup) as a SavedModel "
+                        "in this new folder, for benchmarks/siamese_blend.py")
     parser.add_argument("--seed", type=int, default=full.seed,
                         help="seeds the split, the pairs and training alike: another seed "
                         "measures another held-out test set")
@@ -131,6 +136,8 @@ def main() -> int:
         parser.error(f"--soup {args.soup}: expected at least 1 training run")
     if args.hard_pool < 1:
         parser.error(f"--hard-pool {args.hard_pool}: expected at least 1")
+    if args.save_tuned and Path(args.save_tuned).exists():
+        parser.error(f"--save-tuned {args.save_tuned}: already exists; name a new folder")
     scores = {**prepare_full.scores, **parse_scores(args.scores)}
     config = siamese.SiameseConfig.full(epochs=args.epochs, batch_size=args.batch_size,
                                         learning_rate=args.learning_rate, seed=args.seed,
@@ -213,6 +220,9 @@ def main() -> int:
                   f"{evaluate(siamese.LayerEncoder(layer))}", flush=True)
     tuned_weights = [np.mean(ws, axis=0) for ws in zip(*ingredients)]
     del ingredients
+    if args.save_tuned:
+        siamese.interpolate(layer, base_weights, tuned_weights, 1.0)
+        print(f"tuned encoder saved to {siamese.save_encoder(layer, args.save_tuned)}", flush=True)
     sweep = siamese.alpha_sweep(layer, base_weights, tuned_weights, config.alphas, evaluate)
     choice = choose_alpha(sweep, base["stsb_dev_pearson"], config.sts_tolerance,
                           domain="domain_val_spearman")
