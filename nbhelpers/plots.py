@@ -207,7 +207,8 @@ def plot_alpha_sweep(sweep: pd.DataFrame, base_sts: float | None, tolerance: flo
                    label=f"STS-B floor: base − {tolerance}")
         ax.legend()
     ax.set_xlabel(STS_AXIS_LABELS.get(sts, sts) if has_sts else "alpha")
-    ax.set_ylabel(domain.replace("_", " "))
+    # a trainer's evaluation key such as eval_dim_64_cosine_ndcg@10 is a validation score
+    ax.set_ylabel(domain.replace("eval_", "validation ", 1).replace("_", " "))
     ax.set_title("θ = (1−α)·base + α·tuned: domain gain vs forgetting")
     ax.grid(alpha=0.3)
     fig.tight_layout()

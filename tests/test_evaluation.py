@@ -161,6 +161,7 @@ def test_alpha_sweep_plot_draws_the_sts_floor_from_the_base_row():
     floor = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(floor) == 1 and floor[0].get_xdata()[0] == pytest.approx(0.85)
     assert ax.get_xlabel() == "STS-B dev Spearman (cosine)"
+    assert ax.get_ylabel() == "validation dim 64 cosine ndcg@10"
     assert any(t.get_text() == "α=0.5 (chosen)" for t in ax.texts)
     plt.close(fig)
 
