@@ -247,12 +247,10 @@ class MatryoshkaConfig:
                              "trains on graded pairs")
         if self.guard_alphas is not None and (
                 isinstance(self.guard_alphas, (str, bytes)) or not self.guard_alphas or not all(
-                    isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1
-                    for a in self.guard_alphas)):
+                    _is_number(a) and 0 <= a <= 1 for a in self.guard_alphas)):
                 raise InputError(f"guard_alphas={self.guard_alphas!r}: expected a list of numbers in "
                                  "[0, 1] (1: the tuned weights) or None (no guard)")
-        if isinstance(self.stsb_replay, bool) or not (isinstance(self.stsb_replay, (int, float))
-                                                      and self.stsb_replay >= 0):
+        if not (_is_number(self.stsb_replay) and self.stsb_replay >= 0):
             raise InputError(f"stsb_replay={self.stsb_replay!r}: expected a number >= 0 (STS-B train "
                              "pairs per training row; 0: no replay)")
         for name in ("sts_tolerance", "triplet_margin", "contrastive_margin"):
@@ -945,9 +943,10 @@ def forgetting_guard(model, base_state: dict, evaluator, key: str, config: Matry
 
     For alpha 0 (the base model) and each ``alpha`` in ``config.guard_alphas`` the model holds
     ``(1 - alpha) * base + alpha * tuned``; it is scored with the validation evaluator (``key``,
-    e.g. nDCG@10 at the smallest dim) and STS-B dev (cosine Spearman). The chosen alpha has the best validation score among
-    those whose STS-B dev Spearman stays >= the base model's - ``sts_tolerance`` (alpha 0, the
-    base model, always qualifies; ties go to the smaller alpha), as notebook 03 does for USE.
+    e.g. nDCG@10 at the smallest dim) and STS-B dev (cosine Spearman). The chosen alpha has the
+    best validation score among those whose STS-B dev Spearman stays >= the base model's -
+    ``sts_tolerance`` (alpha 0, the base model, always qualifies; ties go to the smaller alpha),
+    as notebook 03 does for USE.
     Without STS-B the guard cannot apply and the best validation alpha is kept. ``known``
     maps alphas to already measured validation scores (the trainer's best metric at alpha 1,
     the baseline evaluation at alpha 0).
