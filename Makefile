@@ -27,7 +27,7 @@ export TRANSFORMERS_OFFLINE := $(HUB_OFFLINE)
 # of CUDA packages). A GPU machine can say TORCH_INDEX= (PyPI) or a CUDA index instead.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install run test bench lab strip clean-venv
+.PHONY: install run test bench lab lint strip clean-venv
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ bench: install
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 strip: install
 	$(PY) -m nbhelpers.notebook_hygiene --strip notebooks/*.ipynb

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 
 def configure(offline: bool | None = None) -> None:
-    """Select legacy Keras for TF Hub, quieten TF's C++ logs and, by default, stay offline.
+    """Select legacy Keras for TF Hub, quieten TF's logs and, by default, stay offline.
 
     Call it before importing TensorFlow. ``offline=None`` keeps whatever the environment
     says (``HF_HUB_OFFLINE``) and defaults to offline when nothing is set.
     """
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools (pinned <82) warns about.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False", "")
     value = "1" if offline else "0"

@@ -19,3 +19,12 @@ def test_configure_online_and_offline(monkeypatch):
     assert not env.is_offline() and os.environ["TRANSFORMERS_OFFLINE"] == "0"
     env.configure(offline=True)
     assert env.is_offline() and os.environ["HF_DATASETS_OFFLINE"] == "1"
+
+
+def test_tensorflow_hub_import_no_longer_warns_about_pkg_resources():
+    code = "import warnings; warnings.simplefilter('default'); import nbhelpers; import tensorflow_hub"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pkg_resources" not in out.stderr
+    bare = subprocess.run([sys.executable, "-c", code.replace("import nbhelpers; ", "")],
+                          capture_output=True, text=True, check=True)
+    assert "pkg_resources is deprecated" in bare.stderr   # the warning the filter is for
