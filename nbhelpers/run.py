@@ -23,7 +23,8 @@ from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
 from nbhelpers.prepare import PrepareConfig
 from nbhelpers.report import PeakMemory, export_html, write_index
-from nbhelpers.runs import finished_steps, new_run_dir, record_step
+from nbhelpers.provenance import command, stamp
+from nbhelpers.runs import finished_steps, new_run_dir, record_invocation, record_step
 from nbhelpers.train_matryoshka import MatryoshkaConfig
 
 #: MatryoshkaConfig fields that notebook 04 does not take as parameters.
@@ -170,6 +171,9 @@ def main(argv=None) -> int:
             run_dir = args.run_dir.resolve()
         else:
             run_dir = new_run_dir(args.run_id).resolve()
+        record_invocation(run_dir, **stamp(command(argv if argv is not None else sys.argv[1:],
+                                                   "python -m nbhelpers.run")),
+                          profile=args.profile, parameters=overrides)
         start = time.perf_counter()
         with PeakMemory() as memory:
             run_series(paths, run_dir, args.profile, overrides, args.kernel)

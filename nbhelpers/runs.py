@@ -148,14 +148,26 @@ def record_step(run_dir: Path, step: str, **entry) -> dict:
     The package versions and platform of the run's first step are kept for the whole run; a
     later step run with other versions (a run continued after an upgrade) records its own.
     """
+    def add(manifest):
+        packages = package_versions()
+        extra = {"packages": packages} if packages != manifest["packages"] else {}
+        manifest["steps"][step] = {"recorded": _now(), **entry, **extra}
+
+    return _update_manifest(run_dir, add)
+
+
+def record_invocation(run_dir: Path, **entry) -> dict:
+    """Note one command that worked on the run (the runner's command line, commit, machine)."""
+    return _update_manifest(run_dir, lambda manifest: manifest.setdefault("invocations", [])
+                            .append(entry))
+
+
+def _update_manifest(run_dir: Path, change) -> dict:
     path = Path(run_dir) / MANIFEST
-    packages = package_versions()
     manifest = json.loads(path.read_text()) if path.exists() else {
         "run_dir": str(Path(run_dir).resolve()), "created": _now(), "steps": {},
-        "packages": packages, "platform": platform.platform()}
-    if packages != manifest["packages"]:
-        entry = {**entry, "packages": packages}
-    manifest["steps"][step] = {"recorded": _now(), **entry}
+        "packages": package_versions(), "platform": platform.platform()}
+    change(manifest)
     write_json(path, manifest, overwrite=True)
     return manifest
 
