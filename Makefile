@@ -17,12 +17,13 @@ endif
 
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
-# Offline by default: nothing reaches a model hub unless you say so (make run ONLINE=1).
-# nbhelpers.env reads these; unset would also mean offline, so ONLINE=1 sets them to 0.
-HUB_OFFLINE := $(if $(filter 1,$(ONLINE)),0,1)
-export HF_HUB_OFFLINE := $(HUB_OFFLINE)
-export HF_DATASETS_OFFLINE := $(HUB_OFFLINE)
-export TRANSFORMERS_OFFLINE := $(HUB_OFFLINE)
+# Hub mode: online when the Hugging Face hub answers, else offline on the embedded default
+# (nbhelpers.env decides and prints which). OFFLINE=1 or ONLINE=1 forces one or the other.
+ifeq ($(OFFLINE),1)
+export HF_HUB_OFFLINE := 1
+else ifeq ($(ONLINE),1)
+export HF_HUB_OFFLINE := 0
+endif
 # Where torch comes from: PyTorch's CPU index (a small wheel; PyPI's Linux wheel pulls several GB
 # of CUDA packages). A GPU machine can say TORCH_INDEX= (PyPI) or a CUDA index instead.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu

@@ -21,7 +21,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import nbhelpers  # noqa: F401  (selects legacy Keras and offline hubs before TensorFlow is imported)
+import nbhelpers  # noqa: F401  (legacy Keras and the hub mode before TensorFlow is imported)
 import numpy as np
 import tensorflow as tf
 import torch

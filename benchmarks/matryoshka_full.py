@@ -44,7 +44,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import nbhelpers  # noqa: F401  (offline hubs before sentence-transformers is imported)
+import nbhelpers  # noqa: F401  (hub mode before sentence-transformers is imported)
 from nbhelpers.esco import load_esco
 from nbhelpers.evaluation import default_dims, retrieval_scores, sts_scores
 from nbhelpers.models import resolve_model

@@ -1,27 +1,112 @@
-"""Process-wide settings that must happen before TensorFlow or a model hub is touched."""
+"""Process-wide settings that must happen before TensorFlow or a model hub is touched.
+
+Hub mode. The series goes online when the Hugging Face hub answers and stays offline when it
+does not, so a connected laptop gets STS-B and hub models without any setup and a machine
+without internet runs on the embedded default:
+
+* ``HF_HUB_OFFLINE=1`` (``make run OFFLINE=1``) forces offline, ``HF_HUB_OFFLINE=0``
+  (``make run ONLINE=1``) forces online; either way nothing is probed;
+* unset, :func:`configure` asks the hub once (``$HF_ENDPOINT`` or huggingface.co), waits at
+  most :data:`PROBE_TIMEOUT` seconds, and prints one line saying which mode it chose.
+
+The packaged models stay the default models in both modes; online only adds what can be
+downloaded (the ``sentence-transformers/stsb`` dataset, hub model ids).
+"""
 from __future__ import annotations
 
 import os
+import threading
+import time
+import urllib.error
+import urllib.request
 import warnings
+
+#: Seconds the hub may take to answer before the series goes offline.
+PROBE_TIMEOUT = 3.0
+DEFAULT_ENDPOINT = "https://huggingface.co"
+#: The file the probe asks for: a small file of the STS-B dataset the series downloads first.
+PROBE_PATH = "datasets/sentence-transformers/stsb/resolve/main/README.md"
+_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+_FALSE = ("0", "false", "False", "no", "off")
 
 
 def configure(offline: bool | None = None) -> None:
-    """Select legacy Keras for TF Hub, quieten TF's logs and, by default, stay offline.
+    """Select legacy Keras for TF Hub, quieten TF's logs and choose the hub mode.
 
-    Call it before importing TensorFlow. ``offline=None`` keeps whatever the environment
-    says (``HF_HUB_OFFLINE``) and defaults to offline when nothing is set.
+    Call it before importing TensorFlow or a Hugging Face library. ``offline=None`` keeps what
+    ``HF_HUB_OFFLINE`` says and, when it is unset, probes the hub (see the module docstring).
     """
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools (pinned <82) warns about.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     if offline is None:
-        offline = os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False", "")
+        setting = os.environ.get("HF_HUB_OFFLINE")
+        if setting is None or setting.strip() == "":
+            reachable, reason = probe_hub()
+            offline = not reachable
+            print(mode_line(offline, reason), flush=True)
+        else:
+            offline = setting not in _FALSE
     value = "1" if offline else "0"
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    for var in _FLAGS:
         os.environ[var] = value
 
 
 def is_offline() -> bool:
     """True when the hub must not be contacted."""
-    return os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False", "")
+    setting = os.environ.get("HF_HUB_OFFLINE", "").strip()
+    return setting == "" or setting not in _FALSE
+
+
+def endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def probe_hub(url: str | None = None, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+    """Does the hub answer within ``timeout`` seconds? Returns ``(reachable, reason)``.
+
+    Any HTTP answer counts (even an error status: the server is there). The whole probe,
+    name lookup included, runs in a background thread, so a server that accepts the
+    connection and never answers, or a name lookup that hangs, costs ``timeout`` at most.
+    """
+    url = url or f"{endpoint()}/{PROBE_PATH}"
+    outcome: dict = {}
+
+    def ask():
+        start = time.perf_counter()
+        try:
+            opener = urllib.request.build_opener(_NoRedirect)
+            opener.open(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            outcome["answer"] = "answered"
+        except urllib.error.HTTPError as err:   # a status code is an answer
+            outcome["answer"] = f"answered ({err.code})"
+        except Exception as err:  # noqa: BLE001 - any failure to get an answer means offline
+            outcome["error"] = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+        outcome["seconds"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    host = url.split("/")[2] if "://" in url else url
+    if "answer" in outcome:
+        return True, f"{host} answered in {outcome['seconds']:.1f} s"
+    if "error" in outcome:
+        return False, f"{host} is not reachable ({outcome['error']})"
+    return False, f"{host} did not answer within {timeout:g} s"
+
+
+def mode_line(offline: bool, reason: str) -> str:
+    """The one line that tells a user which mode the series runs in, and why."""
+    if offline:
+        return (f"Hub offline: {reason}. Using the embedded default (packaged models; STS-B only "
+                "from STSB_DIR). Set HF_HUB_OFFLINE=0 to insist on the hub.")
+    return (f"Hub online: {reason}. STS-B and hub model ids download on first use and are cached; "
+            "set HF_HUB_OFFLINE=1 to stay offline.")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer: do not follow it to the file's storage."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None

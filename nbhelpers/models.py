@@ -116,11 +116,6 @@ class STEncoder(Encoder):
         return encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
 
 
-def default_models() -> list[str]:
-    """The models notebook 02 compares: the offline pair, plus BGE when online."""
-    return ["use-m3", "minilm"] + ([] if env.is_offline() else ["BAAI/bge-base-en-v1.5"])
-
-
 def folder_name(spec: str | Path) -> str:
     """A short, file-system-safe name for a model spec: ``BAAI/bge-base-en-v1.5`` gives
     ``bge-base-en-v1.5``, a TF Hub URL ``.../universal-sentence-encoder-multilingual/3``
@@ -158,9 +153,9 @@ def resolve_model(spec: str | Path) -> Encoder:
     if is_url or _HUB_ID.match(text):
         if env.is_offline():
             raise InputError(f"model {text!r} must be downloaded, but the series is offline "
-                             f"(HF_HUB_OFFLINE=1). Offline choices: {', '.join(OFFLINE_CHOICES)}. "
-                             "Go online with nbhelpers.env.configure(offline=False) or "
-                             "make run ONLINE=1")
+                             "(the hub did not answer, or HF_HUB_OFFLINE=1). Offline choices: "
+                             f"{', '.join(OFFLINE_CHOICES)}. With internet, run with "
+                             "HF_HUB_OFFLINE=0 (make run ONLINE=1)")
         return TFHubEncoder(text) if is_url else STEncoder(text)
     raise InputError(f"unknown model {text!r}; offline choices: {', '.join(OFFLINE_CHOICES)}; "
                      "online: a hub id like 'BAAI/bge-base-en-v1.5' or a TF Hub URL")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from nbhelpers.env import is_offline
 from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
 from nbhelpers.prepare import PrepareConfig
@@ -173,7 +174,8 @@ def main(argv=None) -> int:
             run_dir = new_run_dir(args.run_id).resolve()
         record_invocation(run_dir, **stamp(command(argv if argv is not None else sys.argv[1:],
                                                    "python -m nbhelpers.run")),
-                          profile=args.profile, parameters=overrides)
+                          profile=args.profile, parameters=overrides,
+                          hub="offline" if is_offline() else "online")
         start = time.perf_counter()
         with PeakMemory() as memory:
             run_series(paths, run_dir, args.profile, overrides, args.kernel)

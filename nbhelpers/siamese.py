@@ -108,9 +108,9 @@ def load_encoder_layer(handle: str | Path = "use-m3", trainable: bool = True) ->
     elif text.startswith(("http://", "https://")):
         if env.is_offline():
             raise InputError(f"model {handle!r} needs internet (it is downloaded from TF Hub), "
-                             "but the series is offline (HF_HUB_OFFLINE=1). Offline choices: "
-                             f"{', '.join(LAYER_OFFLINE_CHOICES)}. Go online with "
-                             "nbhelpers.env.configure(offline=False) or make run ONLINE=1")
+                             "but the series is offline (the hub did not answer, or HF_HUB_OFFLINE=1). "
+                             f"Offline choices: {', '.join(LAYER_OFFLINE_CHOICES)}. With internet, "
+                             "run with HF_HUB_OFFLINE=0 (make run ONLINE=1)")
     elif (Path(text).expanduser() / "saved_model.pb").is_file():
         text = str(Path(text).expanduser())
     else:

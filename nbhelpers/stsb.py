@@ -3,7 +3,8 @@
 Local files are the original release (``sts-train.csv``, ``sts-dev.csv``, ``sts-test.csv``):
 tab separated, score 0-5 in column 5, the sentences in columns 6 and 7; some sentences
 contain quote characters, so quoting is disabled. Online, the hub dataset
-``sentence-transformers/stsb`` has the same pairs with scores already in [0, 1].
+``sentence-transformers/stsb`` has the same pairs with scores already in [0, 1]; its files are
+downloaded once, at a pinned revision, into the Hugging Face cache.
 """
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from nbhelpers.errors import InputError
 
 SPLITS = ("train", "dev", "test")
 HUB_DATASET = "sentence-transformers/stsb"
-_HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
+#: The dataset's revision the series reads (a commit of the hub repository): the same pairs
+#: for everyone, and a cached copy is used without asking the hub again.
+HUB_REVISION = "ab7a5ac0e35aa22088bdcf23e7fd99b220e53308"
+HUB_FILES = {"train": "data/train-00000-of-00001.parquet",
+             "dev": "data/validation-00000-of-00001.parquet",
+             "test": "data/test-00000-of-00001.parquet"}
 
 
 def default_source() -> str | None:
@@ -87,14 +93,23 @@ def _load_file(path: Path) -> pd.DataFrame:
 
 
 def _load_hub(split: str) -> pd.DataFrame:
-    from datasets import load_dataset
+    from huggingface_hub import hf_hub_download
+
+    from nbhelpers.env import endpoint
 
     try:
-        data = load_dataset(HUB_DATASET, split=_HUB_SPLIT[split])
-    except Exception as err:  # offline, or hub unreachable
-        raise InputError(f"could not load {HUB_DATASET} from the hub ({err}); offline, "
-                         "pass a local STS-B folder instead") from err
-    return data.to_pandas()[["sentence1", "sentence2", "score"]]
+        path = hf_hub_download(HUB_DATASET, HUB_FILES[split], repo_type="dataset",
+                               revision=HUB_REVISION, endpoint=endpoint())
+    except Exception as err:  # offline, hub unreachable, or the file is not there
+        raise InputError(f"STS-B {split}: could not download {HUB_FILES[split]} of {HUB_DATASET} "
+                         f"from {endpoint()} ({type(err).__name__}: {err}); set STSB_DIR to a "
+                         "folder with the original files, or HF_HUB_OFFLINE=1 to skip STS-B") from None
+    frame = pd.read_parquet(path)
+    missing = [c for c in ("sentence1", "sentence2", "score") if c not in frame.columns]
+    if missing or frame.empty or not frame.score.between(0, 1).all():
+        raise InputError(f"{path}: expected STS-B pairs with columns sentence1, sentence2 and a "
+                         f"score in [0, 1] (missing: {missing or 'none'}, rows: {len(frame)})")
+    return frame[["sentence1", "sentence2", "score"]]
 
 
 def as_graded_pairs(frame: pd.DataFrame) -> pd.DataFrame:

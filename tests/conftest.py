@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import nbhelpers  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TF)
-from nbhelpers.esco import load_esco
+# Tests run offline unless a test says otherwise: the hub's answer must not change a result.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import nbhelpers  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before anything imports TF)
+from nbhelpers.esco import load_esco  # noqa: E402
 
 
 def _env_dir(name: str) -> Path:

@@ -62,3 +62,51 @@ def test_load_splits_reads_each_split_or_says_why_there_are_none(tmp_path, monke
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert load_splits(("dev",)) == {}
     assert "STS-B unavailable: offline and STSB_DIR is not set" in capsys.readouterr().out
+
+
+HUB_LOAD = ("from nbhelpers.stsb import load_splits; "
+            "print({k: (len(v), round(v.score.mean(), 6)) for k, v in load_splits(('train', 'dev')).items()})")
+
+
+def test_online_without_stsb_dir_the_hub_dataset_is_downloaded_once_and_cached(stsb_dir, tmp_path):
+    """The online path against a local stand-in for the hub's files: the first run downloads,
+    a later offline run reads the cache."""
+    import os
+    import subprocess
+    import sys
+
+    from hub_standin import HubStandIn, stsb_files
+    from nbhelpers.stsb import HUB_REVISION
+
+    env = {k: v for k, v in os.environ.items() if k != "STSB_DIR"}
+    env.update(HF_HOME=str(tmp_path / "hf-home"))
+    expected = {s: (len(f), round(f.score.mean(), 6)) for s, f in
+                load_splits(("train", "dev"), stsb_dir).items()}
+    with HubStandIn(stsb_files(stsb_dir, tmp_path / "files"), HUB_REVISION) as hub:
+        online = subprocess.run([sys.executable, "-c", HUB_LOAD], capture_output=True, text=True,
+                                env={**env, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"}, timeout=120)
+        downloads = [path for method, path in hub.requests if method == "GET"]
+    assert online.returncode == 0, online.stderr
+    assert online.stdout.strip().endswith(str(expected))
+    assert len([d for d in downloads if d.endswith(".parquet")]) == 2
+    # the stand-in is gone: the cached copy serves an offline run
+    cached = subprocess.run([sys.executable, "-c", HUB_LOAD.replace("load_splits(('train', 'dev'))",
+                                                                    "load_splits(('train', 'dev'), 'hub')")],
+                            capture_output=True, text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert cached.returncode == 0, cached.stderr
+    assert cached.stdout.strip().endswith(str(expected))
+
+
+def test_a_hub_without_the_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from hub_standin import HubStandIn
+
+    with HubStandIn({}, "0" * 40) as hub:
+        out = subprocess.run([sys.executable, "-c", HUB_LOAD], capture_output=True, text=True, timeout=120,
+                             env={"PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path), "HF_ENDPOINT": hub.url,
+                                  "HF_HUB_OFFLINE": "0"})
+    assert out.returncode == 1
+    assert "STS-B train: could not download data/train-00000-of-00001.parquet" in out.stderr
+    assert "set STSB_DIR" in out.stderr
