@@ -65,7 +65,8 @@ def test_load_splits_reads_each_split_or_says_why_there_are_none(tmp_path, monke
 
 
 HUB_LOAD = ("from nbhelpers.stsb import load_splits; "
-            "print({k: (len(v), round(v.score.mean(), 6)) for k, v in load_splits(('train', 'dev')).items()})")
+            "print({k: (len(v), round(v.score.mean(), 6)) "
+            "for k, v in load_splits(('train', 'dev')).items()})")
 
 
 def test_online_without_stsb_dir_the_hub_dataset_is_downloaded_once_and_cached(stsb_dir, tmp_path):
