@@ -49,9 +49,10 @@ def machine() -> dict:
 
 
 def command(argv: list[str] | None = None, prog: str | None = None) -> str:
-    """The command line of this process, as it could be typed again."""
-    argv = sys.argv if argv is None else [prog or sys.argv[0], *argv]
-    return shlex.join(argv)
+    """The command line of this process, as it could be typed again: ``prog`` (e.g.
+    ``python -m nbhelpers.run``, default the script's path) and the quoted arguments."""
+    arguments = sys.argv[1:] if argv is None else argv
+    return " ".join([prog or sys.argv[0], *map(shlex.quote, arguments)])
 
 
 def now() -> str:
