@@ -43,6 +43,43 @@ def collect_results(run_dir, other_run_dirs=()) -> tuple[pd.DataFrame, dict[str,
     return table.drop_duplicates(keys, keep="first").reset_index(drop=True), models
 
 
+def base_models(*run_dirs) -> dict[str, str]:
+    """The base model each tuned model of the runs started from, by model label.
+
+    A results file names it in a tuned model's ``base`` entry; files written without it have
+    one model without a ``path`` (the base the notebook tuned), which the others started from.
+    """
+    bases = {}
+    for run in map(Path, run_dirs):
+        prefix = f"{run.name}/" if len(run_dirs) > 1 else ""
+        for path in sorted((run / RESULTS_DIR).glob("*.json")):
+            models = json.loads(path.read_text()).get("models", {})
+            untuned = [spec for spec, info in models.items() if not info.get("path")]
+            for spec, info in models.items():
+                base = info.get("base") or (untuned[0] if info.get("path") and len(untuned) == 1
+                                            else None)
+                if base:
+                    bases[prefix + spec] = prefix + base
+    return bases
+
+
+def against_base(summary: pd.DataFrame, bases: dict[str, str]) -> pd.DataFrame:
+    """``summary_table`` in long form, each tuned model's value beside its base model's.
+
+    Columns: model, metric (a summary column), value, base, base_value, change (absolute) and
+    relative (change / base value); the base columns are empty for base models.
+    """
+    rows = []
+    for model, values in summary.iterrows():
+        base = bases.get(model)
+        for metric, value in values.items():
+            base_value = summary.at[base, metric] if base in summary.index else np.nan
+            rows.append({"model": model, "metric": metric, "value": value, "base": base,
+                         "base_value": base_value, "change": value - base_value,
+                         "relative": (value - base_value) / base_value})
+    return pd.DataFrame(rows)
+
+
 def quantized_scores(queries: np.ndarray, corpus: np.ndarray, precision: str) -> np.ndarray:
     """Query x passage scores after quantising both sides as a vector store would.
 

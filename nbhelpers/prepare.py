@@ -247,20 +247,46 @@ def read_checked_csv(path: str | Path, required) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    """``python -m nbhelpers.prepare [--esco-dir DIR] [--run-dir DIR]``: print the counts."""
+    """``python -m nbhelpers.prepare [--esco-dir DIR] [--full] [--json PATH]``: the counts of
+    notebook 01's datasets, printed and, with ``--json``, written as a figure file."""
     import argparse
     import json
 
+    from nbhelpers.provenance import command
+
     parser = argparse.ArgumentParser(prog="python -m nbhelpers.prepare", description=main.__doc__)
     parser.add_argument("--esco-dir", help="ESCO export folder (default: the sample)")
-    parser.add_argument("--pairs-per-level", type=int, default=PrepareConfig.pairs_per_level)
+    parser.add_argument("--full", action="store_true",
+                        help="the settings of --profile full (PrepareConfig.full())")
+    parser.add_argument("--pairs-per-level", type=int, help="graded pairs per level and split")
     parser.add_argument("--run-dir", help="also write the datasets to this new run folder")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="write the counts, the settings and the held-out pairs' ISCO groups here")
+    parser.add_argument("--replace", action="store_true", help="with --json: replace an existing file")
     args = parser.parse_args(argv)
-    config = PrepareConfig(esco_dir=args.esco_dir, pairs_per_level=args.pairs_per_level)
+    changes = {"esco_dir": args.esco_dir}
+    if args.pairs_per_level is not None:
+        changes["pairs_per_level"] = args.pairs_per_level
+    config = PrepareConfig.full(**changes) if args.full else PrepareConfig(**changes)
     taxonomy = load_esco(config.esco_dir)
-    prepared = (prepare_datasets(args.run_dir, config) if args.run_dir
-                else build_datasets(taxonomy, config)[0])
-    print(json.dumps({"source": taxonomy.summary(), **prepared.counts()}, indent=1))
+    if args.run_dir:
+        prepared = prepare_datasets(args.run_dir, config)
+    else:
+        prepared = build_datasets(taxonomy, config)[0]
+    figures = {"label": ("the ESCO export" if config.esco_dir else "sample (data/sample)")
+               + (", --profile full" if args.full else ""),
+               "config": {**asdict(config), "esco_dir": None if config.esco_dir is None else "ESCO export"},
+               "source": taxonomy.summary(), "counts": prepared.counts(),
+               "level_groups": {split: pairs_mod.level_groups(prepared.pairs[split], taxonomy)
+                                .reset_index().astype(object).where(lambda t: t.notna(), None)
+                                .to_dict("records") for split in ("validation", "test")}}
+    print(json.dumps({"source": figures["source"], **figures["counts"]}, indent=1))
+    if args.json:
+        from nbhelpers.figures import write_figures
+
+        path = write_figures(args.json, "prepare-counts/1", figures,
+                             command(argv, "python -m nbhelpers.prepare"), replace=args.replace)
+        print(f"wrote {path}")
     return 0
 
 

@@ -6,8 +6,8 @@ Each numbered notebook in ``notebooks/`` is executed in order into a new
 parameters it declares in its ``parameters`` cell; kernels start in the current directory, so
 relative paths given with ``-p`` mean what they mean where the command was typed. The first
 failing notebook stops the run and its executed copy (which shows the error) is named. Each
-executed notebook is also exported to HTML, and ``index.html`` links them with the headline
-numbers.
+executed notebook is also exported to HTML, and ``index.html`` is the run's report
+(``nbhelpers.report``), written also when a notebook failed, marking what is missing.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from nbhelpers.env import is_offline
 from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
 from nbhelpers.prepare import PrepareConfig
-from nbhelpers.report import PeakMemory, export_html, write_index
+from nbhelpers.report import PeakMemory, export_html, write_report
 from nbhelpers.provenance import command, stamp
 from nbhelpers.runs import finished_steps, new_run_dir, record_invocation, record_step
 from nbhelpers.train_matryoshka import MatryoshkaConfig
@@ -176,13 +176,24 @@ def main(argv=None) -> int:
                                                    "python -m nbhelpers.run")),
                           profile=args.profile, parameters=overrides,
                           hub="offline" if is_offline() else "online")
-        start = time.perf_counter()
-        with PeakMemory() as memory:
-            run_series(paths, run_dir, args.profile, overrides, args.kernel)
-    except (InputError, NotebookFailed) as err:
+    except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    index = write_index(run_dir, sorted(run_dir.glob("[0-9][0-9]_*.ipynb")))
+    start = time.perf_counter()
+    failure = None
+    with PeakMemory() as memory:
+        try:
+            run_series(paths, run_dir, args.profile, overrides, args.kernel)
+        except (InputError, NotebookFailed) as err:
+            failure = err
+    try:
+        index = write_report(run_dir, [p.name for p in notebooks()])
+    except InputError as err:
+        print(f"error: {failure or err}", file=sys.stderr)
+        return 1
+    if failure:
+        print(f"error: {failure}\nReport of what finished: {index}", file=sys.stderr)
+        return 1
     print(f"\nDone in {time.perf_counter() - start:.0f} s, peak memory {memory.peak_mb:.0f} MB."
           f"\nReport: {index}")
     return 0

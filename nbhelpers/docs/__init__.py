@@ -1,0 +1,111 @@
+"""The README's and docs' tables, generated from the figure files in ``docs/data/``.
+
+A page holds a table as a pair of markers::
+
+    <!-- table: full-esco/summary -->
+    (generated; edits here are replaced)
+    <!-- /table -->
+
+``full-esco`` names the figure file ``docs/data/full-esco.json`` (several files joined by ``+``
+put their figures side by side; ``code`` names tables built from the package's own
+constants), ``summary`` one of the tables its schema renders. ``python -m nbhelpers.docs``
+fills every marker of ``README.md`` and ``docs/*.md``; ``--check`` only says which page would
+change, and a test runs it, so a committed table always matches its committed figure file.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from nbhelpers.errors import InputError
+from nbhelpers.figures import read_figures
+from nbhelpers.paths import project_root
+
+MARKER = re.compile(r"(<!-- table: (?P<name>[\w.+-]+)/(?P<table>[\w.-]+) -->\n)(?P<body>.*?)"
+                    r"(<!-- /table -->)", re.S)
+OPENING = re.compile(r"<!-- table: ")
+
+
+def data_dir(root: Path | None = None) -> Path:
+    return (root or project_root()) / "docs" / "data"
+
+
+def pages(root: Path | None = None) -> list[Path]:
+    root = root or project_root()
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def renderers() -> dict:
+    """Schema -> function turning that schema's figure files into ``{table: markdown}``."""
+    from nbhelpers.docs import benchmark_tables, run_tables
+
+    return {"experiment-log/1": benchmark_tables.experiment_log,
+            "prepare-counts/1": benchmark_tables.prepare_counts,
+            "benchmark/use-parity/1": benchmark_tables.use_parity,
+            "benchmark/encode-throughput/1": benchmark_tables.encode_throughput,
+            "benchmark/siamese-use-full/1": benchmark_tables.siamese_use_full,
+            "benchmark/matryoshka-full/1": benchmark_tables.matryoshka_full,
+            "run-summary/1": run_tables.run_summary}
+
+
+class Tables:
+    """Rendered tables by source name, each source read and rendered once."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.cache = folder, {}
+
+    def get(self, name: str, table: str, where: str) -> str:
+        if name not in self.cache:
+            self.cache[name] = self._render(name, where)
+        tables = self.cache[name]
+        if table not in tables:
+            raise InputError(f"{where}: table {name}/{table} does not exist; {name} has "
+                             f"{sorted(tables)}")
+        return tables[table]
+
+    def _render(self, name: str, where: str) -> dict[str, str]:
+        if name == "code":
+            from nbhelpers.docs.benchmark_tables import code_tables
+
+            return code_tables()
+        paths = [self.folder / f"{part}.json" for part in name.split("+")]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise InputError(f"{where}: figure file {missing[0]} not found (it is written by the "
+                             "command that measures its figures)")
+        payloads = [read_figures(p) for p in paths]
+        schemas = {p["schema"] for p in payloads}
+        if len(schemas) > 1:
+            raise InputError(f"{where}: {name} joins files of different schemas {sorted(schemas)}")
+        return renderers()[schemas.pop()](payloads)
+
+
+def fill(text: str, tables: Tables, where: str) -> str:
+    """``text`` with every marker's table generated afresh."""
+    unclosed = len(OPENING.findall(text)) - len(MARKER.findall(text))
+    if unclosed:
+        raise InputError(f"{where}: {unclosed} table marker(s) without a closing <!-- /table -->")
+
+    def replace(match):
+        line = text.count("\n", 0, match.start()) + 1
+        body = tables.get(match["name"], match["table"], f"{where}:{line}")
+        return f"{match[1]}{body.rstrip()}\n{match[5]}"
+
+    return MARKER.sub(replace, text)
+
+
+def render(root: Path | None = None, check: bool = False) -> list[Path]:
+    """Fill the tables of every page; returns the pages that changed (with ``check``: that
+    would change, leaving them as they are)."""
+    tables = Tables(data_dir(root))
+    changed = []
+    for page in pages(root):
+        text = page.read_text(encoding="utf-8")
+        new = fill(text, tables, str(page.relative_to(root or project_root())))
+        if new != text:
+            changed.append(page)
+            if not check:
+                from nbhelpers.runs import write_text_atomic
+
+                write_text_atomic(page, new, overwrite=True)
+    return changed

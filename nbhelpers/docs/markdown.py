@@ -1,0 +1,54 @@
+"""Markdown building blocks of the generated tables: cells, tables and the provenance line."""
+from __future__ import annotations
+
+import math
+
+
+def number(value, digits: int = 4) -> str:
+    """A figure with ``digits`` decimals; blank when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def signed(value, digits: int = 3) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.{digits}f}"
+
+
+def percent_change(value, base) -> str:
+    """``+10.2 %``: the relative change of ``value`` against ``base``."""
+    if value is None or base in (None, 0):
+        return ""
+    if any(isinstance(v, float) and math.isnan(v) for v in (value, base)):
+        return ""
+    return f"{100 * (value / base - 1):+.1f} %"
+
+
+def seconds(value) -> str:
+    return "" if value is None else f"{value:,.0f} s"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A GitHub-flavoured markdown table (cells are used as given, as text)."""
+    def clean(cell) -> str:
+        return str(cell).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(clean, header)) + " |",
+             "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(map(clean, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def provenance_line(provenance: dict) -> str:
+    """Where the figures of a table come from, as a sentence under it."""
+    if provenance.get("how"):  # figures transcribed from earlier printed output
+        return f"_Figures {provenance['how']}; command `{provenance['command']}`._"
+    machine = provenance.get("machine") or {}
+    where = (f"{machine.get('cpu_model', 'an unnamed CPU')}, {machine.get('cores', '?')} cores"
+             if machine else "machine not recorded")
+    commit = str(provenance.get("commit") or "unknown")
+    short = commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
+    date = str(provenance.get("date", ""))[:10]
+    return f"_Measured by `{provenance['command']}` at commit {short} on {where}, {date}._"
