@@ -1,4 +1,5 @@
-# Two commands a stranger needs: `make run` and `make test`. Both create .venv on first use.
+# `make run` executes the series, `make lab` opens it in JupyterLab, `make test` checks it.
+# Each creates .venv on first use.
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Pinned versions of every transitive dependency, known to co-install on a CPU-only machine.
 CONSTRAINTS := constraints.txt
 
-# Real data beside the repo (developers and CI only): tests that need it read these variables.
+# Development data beside the repo (developers and CI only): tests and benchmarks read these variables.
 SHARED_DATA ?= ../shared/data
 ifneq ($(wildcard $(SHARED_DATA)/esco),)
 export ESCO_DIR ?= $(abspath $(SHARED_DATA)/esco)
@@ -28,7 +29,7 @@ endif
 # of CUDA packages). A GPU machine can say TORCH_INDEX= (PyPI) or a CUDA index instead.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install run test bench lab lint strip clean-venv
+.PHONY: install run test bench docs lab lint strip clean-venv
 
 install: $(STAMP)
 
@@ -49,6 +50,9 @@ test: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+docs: install
+	$(PY) -m nbhelpers.docs
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

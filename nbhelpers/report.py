@@ -122,7 +122,7 @@ def _header(run_dir: Path, invocation: dict, statuses: list[dict]) -> str:
         lines.append(f"<p><small>Command <code>{_e(invocation['command'])}</code>, commit "
                      f"<code>{_e(str(invocation.get('commit'))[:12])}</code>, "
                      f"{_e(machine.get('cpu_model', '?'))} ({machine.get('cores', '?')} cores), "
-                     f"{_e(invocation.get('date', ''))}</small></p>")
+                     f"{_e(invocation.get('date', '')[:16].replace('T', ' '))} UTC</small></p>")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
-"""Shared fixtures. Real data lives beside the repo and is found through environment
-variables (set by .ci/run and the Makefile when ../shared/data exists):
-ESCO_DIR (the ESCO v1.0 export) and STSB_DIR (the STS benchmark files)."""
+"""Shared fixtures. Real data is found through environment variables (.ci/run and the
+Makefile set them for development): ESCO_DIR (the ESCO v1.0 export) and STSB_DIR (the STS
+benchmark files)."""
 import os
 import tempfile
 from pathlib import Path
@@ -16,7 +16,7 @@ from nbhelpers.esco import load_esco  # noqa: E402
 def _env_dir(name: str) -> Path:
     value = os.environ.get(name)
     if not value:
-        pytest.skip(f"{name} is not set: point it at the folder (CI sets it to ../shared/data/...)")
+        pytest.skip(f"{name} is not set: point it at the folder (CI sets it)")
     path = Path(value)
     if not path.is_dir():
         pytest.fail(f"{name}={value} is not a folder")
@@ -45,3 +45,22 @@ def full_esco(esco_dir):
 
 # Notebooks executed by nbval (and by the tests) write their runs here, not into reports/.
 os.environ.setdefault("NBHELPERS_REPORTS", tempfile.mkdtemp(prefix="nbhelpers-test-reports-"))
+
+
+@pytest.fixture(scope="session")
+def series_run(tmp_path_factory):
+    """A run of the whole series at its quick defaults.
+
+    pytest collects ``notebooks/`` first: nbval executes every notebook at its defaults, and
+    they write one run folder under ``$NBHELPERS_REPORTS``; that run is reused. Run alone, the
+    tests execute the series themselves with the runner, at the same defaults.
+    """
+    from nbhelpers import run
+    from nbhelpers.runs import latest_run_dir
+
+    executed_by_nbval = latest_run_dir(require="results/05_comparison.json")
+    if executed_by_nbval is not None:
+        return executed_by_nbval
+    run_dir = tmp_path_factory.mktemp("series")
+    run.run_series(run.notebooks(), run_dir)
+    return run_dir

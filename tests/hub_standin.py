@@ -28,7 +28,7 @@ class HubStandIn:
 
             def _answer(self, body):
                 standin.requests.append((self.command, self.path))
-                parts = self.path.lstrip("/").split("/")  # kind/owner/name/resolve/revision/path
+                parts = self.path.lstrip("/").split("/")  # kind/namespace/name/resolve/revision/path
                 local = None
                 if len(parts) > 5 and parts[3] == "resolve" and parts[4] in (standin.commit, "main"):
                     local = standin.files.get("/".join(parts[:3] + parts[5:]))

@@ -61,7 +61,7 @@ def test_alt_labels_are_newline_separated_and_quoted_records_span_lines(tmp_path
     ("", "file is empty"),
     (HEADER, "no data rows"),
     (HEADER + GOOD + "u2,2511,,,Nothing.\n", "line 4: empty preferredLabel for u2"),
-    (HEADER.encode() + "u1,2511,caf\xe9 owner,,Runs a caf\xe9.\n".encode("latin-1"), "line 2 (byte"),
+    (HEADER.encode() + "u1,2511,caf\xe9 keeper,,Runs a caf\xe9.\n".encode("latin-1"), "line 2 (byte"),
 ])
 def test_bad_input_names_file_and_row(tmp_path, content, message):
     folder = _write(tmp_path / "bad", content)

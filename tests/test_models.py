@@ -32,7 +32,7 @@ def test_hub_models_while_offline_name_the_offline_choices(offline, spec):
     ("use-m3", "use-m3"), ("BAAI/bge-base-en-v1.5", "bge-base-en-v1.5"),
     ("https://tfhub.dev/google/universal-sentence-encoder-multilingual/3",
      "universal-sentence-encoder-multilingual-3"),
-    ("/home/me/models/my use/", "my-use"), ("C:\\models\\tuned_v2", "tuned-v2"),
+    ("/home/me/models/our use/", "our-use"), ("C:\\models\\tuned_v2", "tuned-v2"),
     ("https://tfhub.dev/google/universal-sentence-encoder-multilingual/3?tf-hub-format=compressed",
      "universal-sentence-encoder-multilingual-3")])
 def test_folder_name_is_short_and_safe(spec, name):

@@ -1,34 +1,15 @@
-"""What the executed series wrote, checked notebook by notebook.
-
-pytest collects ``notebooks/`` first: nbval executes every notebook at its defaults, and they
-write one run folder under ``$NBHELPERS_REPORTS`` (a fresh temporary folder per test session,
-see conftest.py). These tests read that run. Run alone, they execute the series themselves
-with the runner, at the same defaults."""
+"""What the executed series wrote, checked notebook by notebook (the ``series_run`` fixture of
+conftest.py: the run nbval wrote, or one made for these tests)."""
 import json
 
 import pandas as pd
 import pytest
 
-from nbhelpers import run
 from nbhelpers.prepare import load_prepared
-from nbhelpers.runs import latest_run_dir
-
-LAST_RESULT = "results/05_comparison.json"
-
 
 def _results(run_dir, name):
     payload = json.loads((run_dir / "results" / f"{name}.json").read_text())
     return pd.DataFrame(payload["records"]), payload
-
-
-@pytest.fixture(scope="session")
-def series_run(tmp_path_factory):
-    executed_by_nbval = latest_run_dir(require=LAST_RESULT)
-    if executed_by_nbval is not None:
-        return executed_by_nbval
-    run_dir = tmp_path_factory.mktemp("series")
-    run.run_series(run.notebooks(), run_dir)
-    return run_dir
 
 
 def test_notebook_01_writes_datasets_and_manifest(series_run):

@@ -101,19 +101,6 @@ def test_series_passes_parameters_and_stops_at_the_first_failure(tmp_path):
         run.run_series([bad], run_dir)
 
 
-def test_index_links_notebooks_and_shows_headline_numbers(tmp_path):
-    from nbhelpers.evaluation import retrieval_records, save_results, to_records
-    from nbhelpers.report import write_index
-
-    records = to_records("minilm", "esco-pairs", "test", {"spearman": 0.6123})
-    records += retrieval_records("minilm", "test", {384: {"ndcg@10": 0.5833}, 64: {"ndcg@10": 0.4}})
-    save_results(tmp_path, "02_baseline", records)
-    (tmp_path / "02_baseline_evaluation.ipynb").write_text("{}")
-    page = write_index(tmp_path, [tmp_path / "02_baseline_evaluation.ipynb"]).read_text()
-    assert 'href="02_baseline_evaluation.html"' in page
-    assert "0.6123" in page and "0.5833" in page and "0.4000" not in page
-
-
 def test_missing_run_dir_points_to_run_id(tmp_path, capsys):
     missing = tmp_path / "full-esco"
     assert run.main(["--run-dir", str(missing)]) == 1
@@ -124,3 +111,48 @@ def test_missing_run_dir_points_to_run_id(tmp_path, capsys):
 def test_a_parameter_that_is_no_yaml_is_named(capsys):
     assert run.main(["--only", "01", "-p", "fractions", "[0.8, 0.1"]) == 1
     assert "-p fractions '[0.8, 0.1': expected a YAML value" in capsys.readouterr().err
+
+
+def _newcomer_run(tmp_path, hub_url):
+    """``make run`` as a newcomer types it, on notebooks 01 and 02 at a small size: no hub mode
+    set, no STSB_DIR; the hub is ``hub_url``."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "STSB_DIR")}
+    env.update(HF_ENDPOINT=hub_url, HF_HOME=str(tmp_path / "hf-home"),
+               NBHELPERS_REPORTS=str(tmp_path / "reports"))
+    out = subprocess.run([sys.executable, "-m", "nbhelpers.run", "--only", "01", "--only", "02",
+                          "--run-id", "newcomer", "-p", "models", "[minilm]", "-p", "sts_splits", "[dev]",
+                          "-p", "dims", "[384, 64]"], capture_output=True, text=True, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run_dir = tmp_path / "reports" / "newcomer"
+    records = json.loads((run_dir / "results" / "02_baseline.json").read_text())["records"]
+    return out.stdout, {r["dataset"] for r in records}, (run_dir / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_newcomer_without_the_hub_gets_the_offline_line_and_a_finished_run(tmp_path):
+    import socket
+
+    with socket.socket() as sock:   # a port nobody listens on: the hub cannot be reached
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    stdout, datasets, page = _newcomer_run(tmp_path, f"http://127.0.0.1:{closed}")
+    assert stdout.splitlines()[0].startswith("Hub offline:")
+    assert datasets == {"esco-pairs", "esco-retrieval"} and "No STS-B results" in page
+
+
+@pytest.mark.slow
+def test_a_newcomer_with_a_reachable_hub_gets_the_sts_b_steps(tmp_path, stsb_dir):
+    from hub_standin import HubStandIn, stsb_files
+    from nbhelpers.stsb import HUB_REVISION
+
+    with HubStandIn(stsb_files(stsb_dir, tmp_path / "files"), HUB_REVISION) as hub:
+        stdout, datasets, page = _newcomer_run(tmp_path, hub.url)
+        downloaded = [path for method, path in hub.requests if method == "GET" and "stsb" in path]
+    assert stdout.splitlines()[0].startswith("Hub online:")
+    assert "stsb" in datasets and "hub online" in page
+    assert any(path.endswith("validation-00000-of-00001.parquet") for path in downloaded)

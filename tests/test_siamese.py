@@ -203,8 +203,8 @@ def test_frozen_names_and_untrainable_layers_are_checked(tiny_dir):
 def test_output_names_follow_the_model_spec():
     assert siamese.output_names("use-m3") == {"base": "use-m3", "tuned": "use-m3-tuned",
                                               "merged": "use-m3-merged"}
-    assert siamese.output_names("/data/my_use") == {"base": "/data/my_use", "tuned": "my-use-tuned",
-                                                    "merged": "my-use-merged"}
+    assert siamese.output_names("/data/our_use") == {"base": "/data/our_use", "tuned": "our-use-tuned",
+                                                    "merged": "our-use-merged"}
 
 
 def test_mix_replay_adds_a_share_of_general_pairs():

@@ -29,7 +29,7 @@ SENTENCES = [
     "Two dogs are running through a snowy field.",
     "The stock market fell sharply on Tuesday after the announcement.",
     "Is this the right way to the train station?",
-    "I can't believe it's already 2024 — time flies...",
+    "You can't believe it's already 2024 — time flies...",
     "Prices rose 3.5% in Q3, according to the report (p. 12).",
     "e-mail: someone@example.com; web: https://example.org/path?q=1",
     "Well, well, well... what do we have here?!",

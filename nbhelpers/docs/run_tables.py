@@ -70,6 +70,10 @@ def _drop(value):
 
 
 def run_summary(payloads: list[dict]) -> dict[str, str]:
+    """One run: its tables. Several runs (``quick+full-esco``): ``notebooks``, the series'
+    notebooks with each run's wall time and peak memory side by side."""
+    if len(payloads) > 1:
+        return {"notebooks": _notebooks(payloads)}
     (p,) = payloads
     records = pd.DataFrame(p["records"])
     tables = {"summary": _summary(p, records), "timings": _timings(p), **_baseline(records),
@@ -102,6 +106,28 @@ def _timings(p: dict) -> str:
     peak = max((n["peak_memory_mb"] or 0 for n in p["notebooks"]), default=0)
     rows.append(["**the series**", f"**{total:,.0f} s ({total / 60:.0f} min)**", f"**{peak:,.0f} MB**"])
     return table(["notebook", "wall time", "peak memory"], rows)
+
+
+def _notebooks(payloads: list[dict]) -> str:
+    from nbhelpers.run import notebooks
+
+    header = ["notebook", "what it teaches",
+              *(f"{p['run']['profile']} profile: time, peak memory" for p in payloads)]
+    rows = []
+    for path in notebooks():
+        title = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"][0]
+        row = [f"[{path.stem}](notebooks/{path.name})", title.lstrip("# ").split("·", 1)[-1].strip()]
+        for p in payloads:
+            step = next((n for n in p["notebooks"] if n["name"] == path.stem), None)
+            row.append(f"{_minutes(step['seconds'])}, {step['peak_memory_mb'] / 1024:.1f} GB"
+                       if step else "")
+        rows.append(row)
+    lines = "\n\n".join(f"{p['run']['profile']}: {provenance_line(p['provenance'])}" for p in payloads)
+    return f"{table(header, rows)}\n\n{lines}"
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f} s" if value < 100 else f"{value / 60:.0f} min"
 
 
 def _pick(records: pd.DataFrame, notebook: str, **match) -> pd.DataFrame:

@@ -1,0 +1,114 @@
+"""The docs' tables come from the figure files in docs/data, and stay in step with them."""
+import json
+import shutil
+
+import pytest
+
+from nbhelpers import docs
+from nbhelpers.docs.__main__ import main as docs_main
+from nbhelpers.errors import InputError
+from nbhelpers.figures import read_figures, write_figures
+from nbhelpers.paths import project_root
+
+
+def test_every_committed_table_matches_its_figure_file():
+    stale = docs.render(check=True)
+    assert stale == [], f"run `make docs`: {[str(p) for p in stale]}"
+
+
+def test_every_figure_file_has_a_known_schema_and_provenance():
+    files = sorted(docs.data_dir().glob("*.json"))
+    assert files
+    for path in files:
+        provenance = read_figures(path)["provenance"]
+        assert provenance["command"]
+        if "how" not in provenance:   # measured (not transcribed): commit, machine and date
+            assert provenance["commit"] and provenance["machine"]["cpu_model"] and provenance["date"]
+
+
+def _project(tmp_path, page_text, figures=None):
+    """A minimal project: README.md with ``page_text`` and the given figure files."""
+    (tmp_path / "docs" / "data").mkdir(parents=True)
+    (tmp_path / "README.md").write_text(page_text)
+    for name, payload in (figures or {}).items():
+        (tmp_path / "docs" / "data" / f"{name}.json").write_text(json.dumps(payload))
+    return tmp_path
+
+
+def test_a_table_edited_by_hand_is_found_and_regenerated(tmp_path):
+    root = _project(tmp_path, "x\n<!-- table: code/graded-targets -->\n<!-- /table -->\n")
+    assert docs.render(root) == [root / "README.md"]
+    fresh = (root / "README.md").read_text()
+    assert "| `same_unit_group` | same 4-digit ISCO group | 0.7 | 0.7468 | 0.7 |" in fresh
+    (root / "README.md").write_text(fresh.replace("0.7468", "0.75"))
+    assert docs.render(root, check=True) == [root / "README.md"]
+    assert "0.75 |" in (root / "README.md").read_text()   # --check changes nothing
+    docs.render(root)
+    assert (root / "README.md").read_text() == fresh
+
+
+def test_a_figure_file_of_unknown_schema_is_refused_naming_it(tmp_path):
+    root = _project(tmp_path, "<!-- table: odd/x -->\n<!-- /table -->\n",
+                    {"odd": {"schema": "mystery/3", "provenance": {"command": "c"}}})
+    with pytest.raises(InputError, match=r"odd\.json: unknown schema 'mystery/3'"):
+        docs.render(root)
+
+
+@pytest.mark.parametrize("page, message", [
+    ("<!-- table: missing/x -->\n<!-- /table -->\n", r"README.md:1: figure file .*missing\.json not found"),
+    ("a\n<!-- table: code/nope -->\n<!-- /table -->\n", r"README.md:2: table code/nope does not exist"),
+    ("<!-- table: code/graded-targets -->\nno end\n", "without a closing"),
+])
+def test_bad_markers_name_the_page_and_line(tmp_path, page, message):
+    with pytest.raises(InputError, match=message):
+        docs.render(_project(tmp_path, page))
+
+
+def test_figure_files_are_not_overwritten_unless_asked(tmp_path):
+    path = write_figures(tmp_path / "f.json", "prepare-counts/1", {"label": "a"}, "cmd")
+    with pytest.raises(InputError, match="already exists"):
+        write_figures(path, "prepare-counts/1", {"label": "b"}, "cmd")
+    write_figures(path, "prepare-counts/1", {"label": "b"}, "cmd", replace=True)
+    payload = read_figures(path)
+    assert payload["label"] == "b" and payload["provenance"]["machine"]["cores"] >= 1
+    with pytest.raises(InputError, match="schema 'nope/1'"):
+        write_figures(tmp_path / "g.json", "nope/1", {}, "cmd")
+
+
+def test_a_run_is_recorded_with_its_provenance_and_rendered(series_run, tmp_path, monkeypatch):
+    from nbhelpers.docs import run_tables
+    from nbhelpers.runs import record_invocation
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(series_run, run_dir,
+                    ignore=shutil.ignore_patterns("models", "tensorboard", "checkpoints"))
+    with pytest.raises(InputError, match="records no runner command"):
+        run_tables.summarise_run(run_dir)
+    record_invocation(run_dir, command="python -m nbhelpers.run", commit="abc1234", date="2026-12-02",
+                      machine={"cpu_model": "Test CPU", "cores": 2}, profile="quick", hub="offline")
+    monkeypatch.setattr("nbhelpers.docs.__main__.data_dir", lambda root=None: tmp_path / "data")
+    monkeypatch.setattr("nbhelpers.docs.__main__.project_root", lambda: tmp_path)
+    assert docs_main(["record", str(run_dir), "quick"]) == 0
+    assert docs_main(["record", str(run_dir), "quick"]) == 1        # never replaced silently
+    payload = read_figures(tmp_path / "data" / "quick.json")
+    assert payload["provenance"]["commit"] == "abc1234" and payload["recorded_by"]["commit"]
+    assert payload["models"]["use-m3-merged"]["base"] == "use-m3"
+    assert payload["models"]["minilm-matryoshka"]["base"] == "minilm"
+    tables = docs.renderers()["run-summary/1"]([payload])
+    assert {"summary", "timings", "baseline", "baseline-retrieval", "siamese", "siamese-auc",
+            "matryoshka", "storage", "recommendation"} <= set(tables)
+    assert "on Test CPU, 2 cores, 2026-12-02" in tables["summary"]
+    tuned = next(line for line in tables["summary"].splitlines() if line.startswith("| `minilm-matryoshka`"))
+    assert " %)" in tuned   # the change against the base model
+    for name in ("quick-ndcg-by-dim.png", "quick-sts-vs-domain.png"):
+        assert (tmp_path / "docs" / "images" / name).stat().st_size > 10_000
+
+
+def test_the_readme_and_every_docs_page_link_to_pages_that_exist():
+    import re
+
+    root = project_root()
+    for page in docs.pages(root):
+        for target in re.findall(r"\]\(([^)#\s]+)", page.read_text()):
+            if not target.startswith(("http://", "https://", "mailto:")):
+                assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
