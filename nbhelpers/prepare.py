@@ -54,7 +54,7 @@ class PrepareConfig:
 
     @classmethod
     def full(cls, **changes) -> PrepareConfig:
-        """Settings for the real ESCO export (``--profile full``), measured in docs/siamese-trials.md.
+        """Settings for the real ESCO export (``--profile full``), measured in docs/siamese-experiments.md.
 
         The training split gets more graded pairs and retrieval queries than the held-out
         splits. The graded targets are evenly spaced, 0.9 / 0.7 / 0.5 / 0.3 / 0.1, instead of

@@ -53,7 +53,7 @@ class SiameseConfig:
     """Training and forgetting-guard settings; the defaults are the quick, sample-data ones.
 
     Three departures from the tutorial, each measured on the full ESCO export
-    (docs/siamese-trials.md):
+    (docs/siamese-experiments.md):
 
     * learning rate 1e-4, not 1e-5: at 1e-5 USE barely moves in the time a CPU run has;
     * ``frozen``: USE's 128,000 x 512 token table stays fixed. Adam would move every row at

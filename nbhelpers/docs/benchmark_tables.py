@@ -162,7 +162,7 @@ def siamese_use_full(payloads: list[dict]) -> dict[str, str]:
              number(m["stsb_dev_pearson"], 5)] for k, m in p["models"].items()]
     models = table(["model", "domain val Spearman", "domain test Spearman", "STS-B dev Pearson (angular)"],
                    rows)
-    gain = p["gain"]
+    gain = {"gain": p["gain"]["gain"], "gain_low": p["gain"]["low"], "gain_high": p["gain"]["high"]}
     models += (f"\n\nTest Spearman gain of the chosen blend over the base: {_gain(gain)} "
                "(95 % interval, cluster bootstrap over held-out unit groups).")
     auc = table(["neighbouring levels (test pairs)", "base", "chosen"],
