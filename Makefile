@@ -29,7 +29,7 @@ endif
 # of CUDA packages). A GPU machine can say TORCH_INDEX= (PyPI) or a CUDA index instead.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install run test bench docs lab lint strip clean-venv
+.PHONY: install run test bench docs check lab lint strip clean-venv
 
 install: $(STAMP)
 
@@ -53,6 +53,9 @@ bench: install
 
 docs: install
 	$(PY) -m nbhelpers.docs
+
+check: install
+	$(PY) -m nbhelpers.check
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -47,15 +47,18 @@ def add_figure_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--replace", action="store_true", help="with --json: replace an existing file")
 
 
-def write(args: argparse.Namespace, name: str, figures: dict) -> Path:
+def write(args: argparse.Namespace, name: str, figures: dict, provenance: dict | None = None) -> Path:
     """Write ``figures`` as schema ``benchmark/<name>/1`` to ``--json`` (or a new file under
-    ``figures/``), with the provenance of this command; prints and returns the path."""
+    ``figures/``), with the provenance of this command, or ``provenance`` (a run's) when the
+    figures were read from an earlier run; prints and returns the path."""
     from nbhelpers.figures import default_path, write_figures
-    from nbhelpers.provenance import command
+    from nbhelpers.provenance import command, stamp
 
     script = f".venv/bin/python benchmarks/{name.replace('-', '_')}.py"
+    if provenance is not None:
+        figures = {**figures, "read_by": stamp(command(prog=script))}
     path = write_figures(args.json or default_path(name), f"benchmark/{name}/1", figures,
-                         command(prog=script), replace=args.replace)
+                         command(prog=script), replace=args.replace, provenance=provenance)
     print(f"wrote {path}")
     return path
 
@@ -65,3 +68,47 @@ def records(frame, index: bool = True) -> list[dict]:
     missing values as null."""
     flat = frame.reset_index() if index else frame
     return flat.astype(object).where(flat.notna(), None).to_dict("records")
+
+
+def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str) -> Path:
+    """The run folder holding ``notebooks`` (numbers such as "01") executed at ``--profile full``
+    on the ESCO export: ``--run-dir`` when given (an earlier run, e.g. a full ``make run``),
+    else a new run the series' runner makes now under ``--reports`` (default: a temporary
+    folder). The notebooks are the recipe; the benchmark only reads what they recorded."""
+    import subprocess
+    import sys
+    import tempfile
+
+    if args.run_dir:
+        if not (args.run_dir / "results").is_dir():
+            raise SystemExit(f"--run-dir {args.run_dir}: no results/ folder; expected a run folder "
+                             "that the series' runner wrote")
+        return args.run_dir
+    esco = data_dir(args.esco_dir, "esco")
+    env = {**os.environ, "STSB_DIR": str(data_dir(args.stsb_dir, "stsb")),
+           "NBHELPERS_REPORTS": str(args.reports or tempfile.mkdtemp(prefix=f"{label}-"))}
+    command = [sys.executable, "-m", "nbhelpers.run", "--profile", "full", "--run-id", label,
+               "-p", "esco_dir", str(esco), *[part for n in notebooks for part in ("--only", n)]]
+    print("running:", " ".join(command[1:]), flush=True)
+    if subprocess.run(command, env=env, check=False).returncode != 0:
+        raise SystemExit(f"the run of notebooks {notebooks} failed; its executed notebooks are in "
+                         f"{env['NBHELPERS_REPORTS']}/{label}")
+    return Path(env["NBHELPERS_REPORTS"]) / label
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--run-dir`` (read an earlier run) and ``--reports`` (where a new run goes)."""
+    parser.add_argument("--run-dir", type=Path, metavar="DIR",
+                        help="read a run folder that already holds these notebooks' results "
+                        "(e.g. reports/full-esco of a full make run) instead of running them")
+    parser.add_argument("--reports", type=Path, metavar="DIR",
+                        help="where the new run folder goes (default: a temporary folder)")
+
+
+def run_provenance(run_dir: Path) -> dict:
+    """The provenance of a run folder: its runner's command, commit, machine and date."""
+    import json
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    first = (manifest.get("invocations") or [{}])[0]
+    return {k: first.get(k) for k in ("command", "commit", "machine", "date")}

@@ -80,6 +80,21 @@ def against_base(summary: pd.DataFrame, bases: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def attempts_table(run_dir) -> pd.DataFrame:
+    """Each results file of the run: its notebook, attempt, what the attempt changed against the
+    notebook's first one, and the models it tuned."""
+    rows = []
+    for path in sorted((Path(run_dir) / RESULTS_DIR).glob("*.json")):
+        payload = json.loads(path.read_text())
+        attempt = payload.get("attempt") or {"number": 1, "label": "attempt 1"}
+        tuned = [spec for spec, info in payload.get("models", {}).items() if info.get("path")]
+        rows.append({"results": path.stem, "notebook": payload.get("notebook", path.stem),
+                     "attempt": attempt["number"], "what changed": attempt["label"],
+                     "models tuned": ", ".join(tuned)})
+    return pd.DataFrame(rows, columns=["results", "notebook", "attempt", "what changed",
+                                       "models tuned"]).set_index("results")
+
+
 def quantized_scores(queries: np.ndarray, corpus: np.ndarray, precision: str) -> np.ndarray:
     """Query x passage scores after quantising both sides as a vector store would.
 

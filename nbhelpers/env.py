@@ -14,7 +14,11 @@ downloaded (the ``sentence-transformers/stsb`` dataset, hub model ids).
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
+import sys
 import threading
 import time
 import urllib.error
@@ -38,6 +42,8 @@ def configure(offline: bool | None = None) -> None:
     """
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlow())
     # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools (pinned <82) warns about.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     if offline is None:
@@ -110,3 +116,50 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Point the process's stderr (file descriptor 2) at /dev/null for the block: the only way
+    to keep out the lines TensorFlow's C++ runtime writes before its logging starts."""
+    try:
+        saved = os.dup(2)
+    except OSError:        # no file descriptor 2 to quiet
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _QuietTensorFlow(importlib.abc.MetaPathFinder):
+    """The first ``import tensorflow`` runs with stderr quieted, then asks TensorFlow for its
+    devices (which probes for CUDA), so that the start-up lines of the C++ runtime ("oneDNN
+    custom operations are on", "Could not find cuda drivers", "failed call to cuInit") do not
+    land in a notebook's output as if something had failed. Python errors still raise."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)       # one import only; the real finders do the finding
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        with quiet_stderr():
+            self.loader.exec_module(module)
+            module.config.list_physical_devices()

@@ -95,10 +95,13 @@ def pair_scores(encoder, pairs: pd.DataFrame) -> dict[str, float]:
 
 
 def auc(lower, upper) -> float:
-    """Chance that a random ``upper`` value exceeds a random ``lower`` one (ties count half)."""
-    ranks = stats.rankdata(np.concatenate([np.asarray(lower), np.asarray(upper)]))
-    n_low, n_up = len(lower), len(upper)
-    return float((ranks[n_low:].sum() - n_up * (n_up + 1) / 2) / (n_low * n_up))
+    """Chance that a random ``upper`` value exceeds a random ``lower`` one (ties count half):
+    the ROC AUC of telling the two apart (``sklearn.metrics.roc_auc_score``)."""
+    from sklearn.metrics import roc_auc_score
+
+    lower, upper = np.asarray(lower), np.asarray(upper)
+    labels = np.r_[np.zeros(len(lower)), np.ones(len(upper))]
+    return float(roc_auc_score(labels, np.r_[lower, upper]))
 
 
 def bootstrap_gain(gold, before, after, clusters, *, resamples: int = 1000,
@@ -200,11 +203,11 @@ def default_dims(model_dim: int) -> list[int]:
 def forgetting_scores(encoder, val_pairs: pd.DataFrame, test_pairs: pd.DataFrame,
                       sts_dev: pd.DataFrame | None) -> dict[str, float]:
     """What the forgetting guard weighs: domain Spearman on validation (to choose with) and
-    test (to report), and STS-B dev angular Pearson (NaN when STS-B is unavailable)."""
+    test (to report), and STS-B dev cosine Spearman (NaN when STS-B is unavailable)."""
     return {"domain_val_spearman": pair_scores(encoder, val_pairs)["spearman"],
             "domain_test_spearman": pair_scores(encoder, test_pairs)["spearman"],
-            "stsb_dev_pearson": (np.nan if sts_dev is None
-                                 else sts_scores(encoder, sts_dev)["angular_pearson"])}
+            "stsb_dev_spearman": (np.nan if sts_dev is None
+                                  else sts_scores(encoder, sts_dev)["cosine_spearman"])}
 
 
 def evaluate_sts(encoders: dict, frames: dict[str, pd.DataFrame], known: list[dict] = ()) -> list[dict]:
@@ -225,6 +228,13 @@ def earlier_records(run_dir: str | Path, notebook: str = "02_baseline") -> list[
     """The records an earlier notebook of the run saved (empty if it has not run)."""
     path = Path(run_dir) / RESULTS_DIR / f"{notebook}.json"
     return json.loads(path.read_text())["records"] if path.exists() else []
+
+
+def known_value(records: list[dict], model: str, dataset: str, split: str, metric: str,
+                dim=None) -> float | None:
+    """A figure already in ``records`` (e.g. notebook 02's), or ``None``."""
+    return next((r["value"] for r in records if (r["model"], r["dataset"], r["split"], r["metric"],
+                                                 r["dim"]) == (model, dataset, split, metric, dim)), None)
 
 
 def evaluate_pairs(encoders: dict, pairs: pd.DataFrame, split: str = "test") -> list[dict]:

@@ -79,12 +79,14 @@ class TFHubEncoder(Encoder):
         self.spec = spec or str(handle)
         self.handle = str(handle)
         try:
-            self.model = hub.load(self.handle)
+            # the first run of the graph makes TensorFlow's C++ runtime write start-up lines
+            with env.quiet_stderr():
+                self.model = hub.load(self.handle)
+                self.dim = int(self.model(tf.constant(["probe"])).shape[-1])
         except Exception as err:
             raise InputError(f"model {self.spec!r}: could not load a SavedModel from "
                              f"{self.handle} ({type(err).__name__}: {err})") from err
         self._tf = tf
-        self.dim = int(self.model(tf.constant(["probe"])).shape[-1])
 
     def _encode_batch(self, texts, kind):
         return self.model(self._tf.constant(texts)).numpy()

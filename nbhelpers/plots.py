@@ -185,24 +185,20 @@ STS_AXIS_LABELS = {"stsb_dev_pearson": "STS-B dev Pearson (angular)",
                    "stsb_dev_spearman": "STS-B dev Spearman (cosine)"}
 
 
-def plot_alpha_sweep(sweep: pd.DataFrame, base_sts: float | None, tolerance: float,
-                     chosen: float, domain: str = "domain_test_spearman",
-                     sts: str = "stsb_dev_pearson"):
-    """Domain score against STS-B dev for each interpolation weight alpha.
-
-    ``base_sts`` None takes the base model's STS-B score from the sweep's alpha = 0 row.
-    """
+def plot_alpha_sweep(sweep: pd.DataFrame, tolerance: float, chosen: float,
+                     domain: str = "domain_val_spearman", sts: str = "stsb_dev_spearman"):
+    """Domain score against STS-B dev for each interpolation weight alpha; the STS-B floor is
+    the base model's score (the sweep's alpha = 0 row) minus ``tolerance``."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     has_sts = sts in sweep and sweep[sts].notna().all()
-    if base_sts is None and has_sts and (sweep.alpha == 0).any():
-        base_sts = float(sweep.loc[sweep.alpha == 0, sts].iloc[0])
     x = sweep[sts] if has_sts else sweep.alpha
     ax.plot(x, sweep[domain], marker="o")
     for xi, yi, alpha in zip(x, sweep[domain], sweep.alpha):
         ax.annotate(f"α={alpha:g}" + (" (chosen)" if alpha == chosen else ""), (xi, yi),
                     textcoords="offset points", xytext=(6, -12 if alpha == chosen else 4),
                     fontweight="bold" if alpha == chosen else "normal")
-    if has_sts and base_sts is not None:
+    if has_sts and (sweep.alpha == 0).any():
+        base_sts = float(sweep.loc[sweep.alpha == 0, sts].iloc[0])
         ax.axvline(base_sts - tolerance, color="red", linestyle="--",
                    label=f"STS-B floor: base − {tolerance}")
         ax.legend()

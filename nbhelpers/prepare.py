@@ -16,7 +16,7 @@ from nbhelpers import pairs as pairs_mod
 from nbhelpers.errors import InputError
 from nbhelpers.esco import Taxonomy, load_esco
 from nbhelpers.paths import project_root
-from nbhelpers.runs import (DATA_DIR, check_not_finished, latest_run_dir, new_run_dir, record_step,
+from nbhelpers.runs import (DATA_DIR, latest_run_dir, new_run_dir, record_step,
                             sha256, staged_dir)
 from nbhelpers.splits import SPLITS, Split, split_occupations
 
@@ -172,35 +172,34 @@ def save_prepared(run_dir: str | Path, prepared: Prepared, taxonomy: Taxonomy,
     return final
 
 
-def open_run(run_dir: str | Path | None = None, esco_dir: str | None = None,
-             step: str | None = None, outputs=()) -> tuple[Path, Prepared]:
+def open_run(run_dir: str | Path | None = None,
+             esco_dir: str | None = None) -> tuple[Path, Prepared]:
     """The run folder a later notebook works in, with notebook 01's datasets.
 
-    ``run_dir=None`` takes the newest run under ``reports/`` that has datasets; if there is
-    none, or the given folder has none yet, the datasets are prepared there with defaults.
-    With ``step`` (the notebook's results name), a run where that notebook has already
-    saved its results or any of its ``outputs`` is refused at once rather than when saving.
+    ``run_dir=None`` (a notebook opened in JupyterLab) takes the newest run under ``reports/``
+    that has datasets; when there is none, it prepares them with notebook 01's defaults in a
+    new run folder and says so first. A ``run_dir`` given explicitly must hold notebook 01's
+    datasets: a later notebook never prepares data behind the user's back.
     """
     if run_dir is None:
         run_dir = latest_run_dir()
         if run_dir is None:
             run_dir = new_run_dir()
-    run_dir = Path(run_dir)
-    if step:
-        check_not_finished(run_dir, step, outputs)
-    if not (run_dir / DATA_DIR).is_dir():
-        print(f"no datasets in {run_dir}: preparing them with default parameters")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        prepare_datasets(run_dir, PrepareConfig(esco_dir=esco_dir))
-    return run_dir, load_prepared(run_dir)
+            print(f"No run folder with datasets under {run_dir.parent}: preparing them in {run_dir} "
+                  "with notebook 01's defaults (run notebook 01 to choose them)")
+            prepare_datasets(run_dir, PrepareConfig(esco_dir=esco_dir))
+    return Path(run_dir), load_prepared(run_dir)
 
 
 def load_prepared(run_dir: str | Path) -> Prepared:
     """Read notebook 01's datasets from a run folder, checking every file."""
     folder = Path(run_dir) / DATA_DIR
+    if not Path(run_dir).is_dir():
+        raise InputError(f"run_dir={str(run_dir)!r} is not a folder: give a run folder that "
+                         "notebook 01 wrote, or None for the newest one")
     if not folder.is_dir():
-        raise InputError(f"{folder} not found: run notebook 01 (data preparation) with "
-                         f"run_dir={str(run_dir)!r} first")
+        raise InputError(f"{folder} not found: {run_dir} holds no datasets. Run notebook 01 "
+                         f"(data preparation) there first, with run_dir={str(run_dir)!r}")
     qa_path = folder / "qa_pairs.csv"
     return Prepared(
         occupations=read_checked_csv(folder / "occupations.csv", ("uri", "isco_group", "split")),

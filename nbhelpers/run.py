@@ -26,7 +26,8 @@ from nbhelpers.prepare import PrepareConfig
 from nbhelpers.report import PeakMemory, export_html, write_report
 from nbhelpers.provenance import command, stamp
 from nbhelpers.runs import finished_steps, new_run_dir, record_invocation, record_step
-from nbhelpers.train_matryoshka import MatryoshkaConfig
+from nbhelpers.matryoshka.config import MatryoshkaConfig
+from nbhelpers.siamese.config import SiameseConfig
 
 #: MatryoshkaConfig fields that notebook 04 does not take as parameters.
 NOT_NOTEBOOK_04_PARAMETERS = {"logging_steps"}
@@ -45,13 +46,12 @@ def matryoshka_full_settings() -> dict:
 
 #: Settings each profile passes, by notebook number (the notebooks' own defaults are "quick").
 #: "full" is for the real ESCO export: 01 gets ``PrepareConfig.full()``, 03 ``SiameseConfig.full()``
-#: (a test keeps them in step: importing it here would start TensorFlow) and 04
-#: ``MatryoshkaConfig.full()``.
+#: and 04 ``MatryoshkaConfig.full()``, each as the parameters that differ from the quick ones.
 PROFILES = {
     "quick": {},
     "full": {
         "01": full_settings(asdict(PrepareConfig()), asdict(PrepareConfig.full())),
-        "03": {"epochs": 2, "batch_size": 64},
+        "03": full_settings(SiameseConfig().to_dict(), SiameseConfig.full().to_dict()),
         "04": matryoshka_full_settings(),
     },
 }

@@ -62,19 +62,6 @@ def latest_run_dir(root: str | Path | None = None, require: str = DATA_DIR) -> P
     return max(runs, key=lambda p: (p / require).stat().st_mtime, default=None)
 
 
-def check_not_finished(run_dir: str | Path, step: str, outputs=()) -> None:
-    """Fail at once if notebook ``step`` (e.g. ``03_siamese_use``) already saved its results,
-    or any of its ``outputs`` (paths relative to ``run_dir``), in ``run_dir``: saving would
-    refuse to overwrite them, so better now than after all its work."""
-    for path in [Path(run_dir) / RESULTS_DIR / f"{step}.json", *(Path(run_dir) / o for o in outputs)]:
-        if path.exists():
-            raise InputError(f"{path} already exists: {step} has run in the run folder "
-                             f"{Path(run_dir)}, and a run's outputs are never overwritten. To run "
-                             "it again, start a new run folder (notebook 01 creates one, and the "
-                             "later notebooks take the newest) or set run_dir to a run where "
-                             f"{step} has not run")
-
-
 def finished_steps(run_dir: str | Path) -> set[str]:
     """The steps the run's manifest records (a step is recorded once it has finished)."""
     path = Path(run_dir) / MANIFEST

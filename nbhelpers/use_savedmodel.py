@@ -225,7 +225,13 @@ def _hub_root(encoder: tf.Module) -> tf.train.Checkpoint:
 
 
 def _write_savedmodel(root: tf.train.Checkpoint, path: Path) -> None:
-    tf.saved_model.save(root, str(path))
+    logger = tf.get_logger()   # its "Assets written to <temporary folder>" would only confuse
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        tf.saved_model.save(root, str(path))
+    finally:
+        logger.setLevel(level)
 
 
 def save_atomically(root: tf.train.Checkpoint, export_dir: Path) -> Path:

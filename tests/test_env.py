@@ -42,7 +42,7 @@ def test_a_hub_that_never_answers_costs_the_probe_timeout_then_offline():
         silent.listen(8)
         start = time.perf_counter()
         reachable, reason = env.probe_hub(f"http://127.0.0.1:{silent.getsockname()[1]}/x", timeout=1.0)
-        assert time.perf_counter() - start < 1.5
+        assert time.perf_counter() - start < 4   # bounded: the timeout, plus a loaded machine's slack
     assert not reachable and "did not answer within 1 s" in reason
 
 

@@ -156,7 +156,7 @@ def test_alpha_sweep_plot_draws_the_sts_floor_from_the_base_row():
     key = "eval_dim_64_cosine_ndcg@10"   # notebook 04's guard: validation nDCG, STS-B Spearman
     sweep = pd.DataFrame({"alpha": [0.0, 0.5, 1.0], key: [0.60, 0.70, 0.72],
                           "stsb_dev_spearman": [0.86, 0.855, 0.84]})
-    fig = plots.plot_alpha_sweep(sweep, None, 0.01, chosen=0.5, domain=key, sts="stsb_dev_spearman")
+    fig = plots.plot_alpha_sweep(sweep, 0.01, chosen=0.5, domain=key)
     ax = fig.axes[0]
     floor = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(floor) == 1 and floor[0].get_xdata()[0] == pytest.approx(0.85)

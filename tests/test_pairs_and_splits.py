@@ -1,5 +1,4 @@
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -71,44 +70,6 @@ def test_level_targets_read_back_the_scores_pairs_were_made_with(sample):
         pairs.level_targets(frame, "test pairs")
     with pytest.raises(InputError, match=r"missing column\(s\) \['level'\]"):
         pairs.level_targets(frame.drop(columns="level"))
-
-
-def test_group_anchor_pairs_treat_a_group_title_as_a_member_of_its_group(sample):
-    split = split_occupations(sample, seed=3)
-    train = split.labels["train"]
-    frame = pairs.group_anchor_pairs(sample, train, pairs_per_level=40, scores={"unrelated": 0.1})
-    assert set(frame.level) == set(pairs.LEVELS[1:])
-    titles = sample.groups.label
-    for row in frame.itertuples():
-        code, group = _code(sample, row.uri1), row.uri2
-        assert row.text1 in train[row.uri1] and row.text2 == titles[group] and len(group) in (3, 4)
-        shared = len(os.path.commonprefix([code, group]))
-        expected = ("same_unit_group" if group == code else "same_minor_group" if shared >= 3
-                    else "same_sub_major" if shared == 2 else "unrelated")
-        assert row.level == expected
-        assert row.score == (0.1 if expected == "unrelated" else pairs.DEFAULT_SCORES[expected])
-    held_out = {_code(sample, u)[:n] for name in ("validation", "test") for u in split.labels[name]
-                for n in (3, 4)} - {_code(sample, u)[:n] for u in train for n in (3, 4)}
-    assert held_out and not held_out & set(frame.uri2)   # held-out groups' titles stay unseen
-    keys = list(zip(frame.text1.str.lower(), frame.text2.str.lower()))
-    assert len(set(keys)) == len(keys)
-    assert frame.equals(pairs.group_anchor_pairs(sample, train, pairs_per_level=40,
-                                                 scores={"unrelated": 0.1}))
-    with pytest.raises(InputError, match="pairs_per_level=0"):
-        pairs.group_anchor_pairs(sample, train, pairs_per_level=0)
-
-
-def test_description_pairs_pair_a_label_with_a_related_occupations_description(sample):
-    train = split_occupations(sample, seed=3).labels["train"]
-    frame = pairs.description_pairs(sample, train, pairs_per_level=30, scores={"unrelated": 0.1})
-    assert set(frame.level) == set(pairs.LEVELS)
-    descriptions = sample.occupations.description
-    for row in frame.itertuples():
-        assert row.text1 in train[row.uri1] and row.uri2 in train
-        assert row.text2 == descriptions[row.uri2] and row.text2
-        assert (row.uri1 == row.uri2) == (row.level == "same_occupation")
-    assert frame[frame.level == "unrelated"].score.eq(0.1).all()
-    assert not frame.duplicated(["text1", "text2"]).any()
 
 
 def test_level_groups_count_the_groups_each_level_is_drawn_from(sample):

@@ -42,19 +42,33 @@ def test_a_run_never_overwrites_another(tmp_path):
         prepare_datasets(tmp_path / "same", PrepareConfig(pairs_per_level=5))
 
 
-def test_open_run_refuses_a_run_where_the_notebook_already_finished(tmp_path, capsys):
-    run_dir, prepared = open_run(tmp_path / "run", step="03_siamese_use")   # no datasets yet
-    assert "preparing them with default parameters" in capsys.readouterr().out
-    assert len(prepared.pairs["test"]) > 0
-    runs.write_json(run_dir / runs.RESULTS_DIR / "03_siamese_use.json", {"records": []})
-    assert open_run(run_dir, step="04_matryoshka")[0] == run_dir
-    with pytest.raises(InputError, match=r"03_siamese_use.json already exists: 03_siamese_use "
-                                         r"has run .* start a new run folder"):
-        open_run(run_dir, step="03_siamese_use")
-    # an attempt that saved a model and then failed counts as having run, too
-    (run_dir / "models" / "use-m3-tuned").mkdir(parents=True)
-    with pytest.raises(InputError, match=r"use-m3-tuned already exists: 02_baseline has run"):
-        open_run(run_dir, step="02_baseline", outputs=["models/use-m3-tuned"])
+def test_open_run_prepares_data_only_when_no_run_folder_was_given(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NBHELPERS_REPORTS", str(tmp_path / "reports"))
+    run_dir, prepared = open_run(None)                      # JupyterLab, nothing prepared yet
+    assert capsys.readouterr().out.startswith("No run folder with datasets under")
+    assert len(prepared.pairs["test"]) > 0 and run_dir.parent == tmp_path / "reports"
+    assert open_run(None)[0] == run_dir                     # the newest run with datasets
+    empty = tmp_path / "reports" / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"empty/data not found: .* Run notebook 01 .* there first"):
+        open_run(empty)
+    assert not (empty / "data").exists()
+    with pytest.raises(InputError, match="is not a folder"):
+        open_run(tmp_path / "nowhere")
+
+
+def test_attempts_get_their_own_numbers_and_say_what_changed(tmp_path):
+    from nbhelpers.attempts import start_attempt
+
+    first = start_attempt(tmp_path, "04_matryoshka", {"epochs": 1.0, "lora": False})
+    second = start_attempt(tmp_path, "04_matryoshka", {"epochs": 2.0, "lora": False})
+    other = start_attempt(tmp_path, "03_siamese_use", {"epochs": 3})
+    assert (first.name, first.suffix, first.label) == ("04_matryoshka", "", "attempt 1")
+    assert (second.name, second.suffix) == ("04_matryoshka-2", "-2")
+    assert second.changed == {"epochs": 2.0} and second.label == "attempt 2: epochs=2.0"
+    assert other.number == 1
+    (tmp_path / "attempts" / "04_matryoshka-3.json").write_text("{}")   # claimed, then interrupted
+    assert start_attempt(tmp_path, "04_matryoshka", {"epochs": 1.0}).number == 4
 
 
 def test_failure_leaves_nothing_half_written(tmp_path, monkeypatch):
@@ -81,7 +95,7 @@ def test_too_few_occupations_names_the_parameter(tmp_path):
 
 
 def test_missing_datasets_point_to_notebook_01(tmp_path):
-    with pytest.raises(InputError, match="run notebook 01"):
+    with pytest.raises(InputError, match="Run notebook 01"):
         load_prepared(tmp_path)
 
 

@@ -27,8 +27,8 @@ def test_full_profile_matches_the_training_presets():
 
     from nbhelpers.pairs import LEVELS
     from nbhelpers.prepare import PrepareConfig
-    from nbhelpers.siamese import SiameseConfig
-    from nbhelpers.train_matryoshka import MatryoshkaConfig
+    from nbhelpers.siamese.config import SiameseConfig
+    from nbhelpers.matryoshka.config import MatryoshkaConfig
 
     full = run.PROFILES["full"]
     assert full["01"]["pairs_per_level"] == PrepareConfig.full().pairs_per_level

@@ -10,13 +10,17 @@ import pytest
 import torch
 from datasets import Dataset
 
-from nbhelpers import train_matryoshka as tm
+from nbhelpers import train_matryoshka as cli
+from nbhelpers.matryoshka import arguments, data, evaluators, losses, train
+from nbhelpers.matryoshka import model as models
+from nbhelpers.matryoshka.config import CONTRASTIVE_LABELS, LOSSES, MatryoshkaConfig
 from nbhelpers.errors import InputError
 from nbhelpers.prepare import PrepareConfig, build_datasets
 
 #: Settings that keep a training call to a few seconds.
 FAST = {"batch_size": 8, "max_steps": 2, "max_seq_length": 32, "eval_batch_size": 64,
-        "logging_steps": 1, "patience": None, "progress": False, "learning_rate": 1e-4}
+        "logging_steps": 1, "patience": None, "progress": False, "learning_rate": 1e-4,
+        "hard_negatives": False, "stsb_replay": 0.0, "guard_alphas": None}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,7 @@ def prepared(sample):
 
 @pytest.fixture(scope="module")
 def base_model():
-    return tm.load_base_model("minilm")[0]
+    return models.load_base_model("minilm")[0]
 
 
 @pytest.fixture
@@ -52,7 +56,7 @@ def tiny_train(prepared):
 
 
 def config(tmp_path, **changes):
-    return tm.MatryoshkaConfig(**{**FAST, "output_dir": str(tmp_path / "out"), **changes})
+    return MatryoshkaConfig(**{**FAST, "output_dir": str(tmp_path / "out"), **changes})
 
 
 # ------------------------------------------------------------------ arguments and metric keys
@@ -60,8 +64,8 @@ def config(tmp_path, **changes):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU settings")
 def test_training_arguments_on_cpu(tmp_path):
-    cfg = tm.MatryoshkaConfig()
-    args = tm.training_arguments(cfg, tmp_path / "out" / "checkpoints", "eval_dim_64_cosine_ndcg@10")
+    cfg = MatryoshkaConfig()
+    args = arguments.training_arguments(cfg, tmp_path / "out" / "checkpoints", "eval_dim_64_cosine_ndcg@10")
     assert not args.bf16 and not args.fp16 and not args.tf32
     assert "fused" not in str(args.optim)
     assert args.dataloader_pin_memory is False
@@ -71,27 +75,27 @@ def test_training_arguments_on_cpu(tmp_path):
     assert str(args.batch_sampler.value) == "no_duplicates"
     assert args.save_total_limit == cfg.save_total_limit
     assert args.eval_strategy == args.save_strategy == "epoch"
-    scored = tm.training_arguments(tm.MatryoshkaConfig(loss="cosent", eval_steps=5), tmp_path, "k")
+    scored = arguments.training_arguments(MatryoshkaConfig(loss="cosent", eval_steps=5), tmp_path, "k")
     assert str(scored.batch_sampler.value) == "batch_sampler"
     assert scored.eval_steps == scored.save_steps == 5
 
 
 def test_metric_key_is_one_the_evaluator_produces(model, tiny_ir):
-    evaluator = tm.build_evaluator(tiny_ir, [384, 128, 64])
-    keys = tm.evaluator_metric_keys(evaluator, model.similarity_fn_name)
-    key = tm.metric_key(tm.MatryoshkaConfig(), [384, 128, 64])
+    evaluator = evaluators.share_encodings(evaluators.ir_evaluator(tiny_ir, [384, 128, 64]))
+    keys = evaluators.metric_keys(evaluator, model.similarity_fn_name)
+    key = evaluators.metric_key(MatryoshkaConfig(), [384, 128, 64])
     assert key == "eval_dim_64_cosine_ndcg@10" and key in keys
-    assert tm.metric_key(tm.MatryoshkaConfig(metric_dim=128, metric="mrr@10"), [384, 64]) \
+    assert evaluators.metric_key(MatryoshkaConfig(metric_dim=128, metric="mrr@10"), [384, 64]) \
         == "eval_dim_128_cosine_mrr@10"
     produced = {f"eval_{k}" for k in evaluator(model)}       # the trainer adds "eval_"
     assert produced == set(keys)
     with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
-        tm.check_metric_key("eval_dim_64_ndcg@10", keys)
+        evaluators.check_metric_key("eval_dim_64_ndcg@10", keys)
 
 
 def test_shared_encodings_give_the_plain_evaluators_metrics(model, tiny_ir):
-    shared = tm.build_evaluator(tiny_ir, [384, 64])(model)
-    plain = tm.build_evaluator(tiny_ir, [384, 64], share_encodings=False)(model)
+    shared = evaluators.share_encodings(evaluators.ir_evaluator(tiny_ir, [384, 64]))(model)
+    plain = evaluators.ir_evaluator(tiny_ir, [384, 64])(model)
     assert shared.keys() == plain.keys()
     assert all(abs(shared[k] - plain[k]) < 1e-6 for k in plain)
 
@@ -106,58 +110,58 @@ def test_metric_mismatch_raises_before_training(tmp_path, model, tiny_train, tin
     for changes in ({"metric_dim": 100}, {"metric_for_best_model": "eval_dim_64_ndcg@10"},
                     {"metric": "ndcg@5"}):
         with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
-            tm.train_matryoshka(config(tmp_path, **changes), train_data=tiny_train, eval_ir=tiny_ir,
+            train.train_matryoshka(config(tmp_path, **changes), train_data=tiny_train, eval_ir=tiny_ir,
                                 model=model)
     # the guard selects on the same key, so it is checked even when training does not evaluate
     guarded = {"guard_alphas": [0.5, 1.0], "evaluate": False}
     with pytest.raises(InputError, match="valid keys: .*eval_dim_64_cosine_ndcg@10"):
-        tm.train_matryoshka(config(tmp_path, metric_dim=100, **guarded), train_data=tiny_train,
+        train.train_matryoshka(config(tmp_path, metric_dim=100, **guarded), train_data=tiny_train,
                             eval_ir=tiny_ir, model=model)
     with pytest.raises(InputError, match="guard_alphas needs the validation evaluator"):
-        tm.train_matryoshka(config(tmp_path, **guarded), train_data=tiny_train, model=model)
+        train.train_matryoshka(config(tmp_path, **guarded), train_data=tiny_train, model=model)
 
 
 # ------------------------------------------------------------------ the loss menu
 
 
-@pytest.mark.parametrize("name", list(tm.LOSSES))
+@pytest.mark.parametrize("name", list(LOSSES))
 def test_every_loss_builds_with_the_columns_it_needs(name, model, prepared):
     from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 
-    cfg = tm.MatryoshkaConfig(loss=name, max_train_samples=6, max_seq_length=32)
-    loss = tm.build_loss(model, name, dims=[384, 128, 64], config=cfg)
+    cfg = MatryoshkaConfig(loss=name, max_train_samples=6, max_seq_length=32)
+    loss = losses.build_loss(model, name, dims=[384, 128, 64], config=cfg)
     assert isinstance(loss, MatryoshkaLoss) and loss.matryoshka_dims == (384, 128, 64)
-    assert not isinstance(tm.build_loss(model, name, dims=None, config=cfg), MatryoshkaLoss)
-    frame = tm.training_frame(prepared, cfg)
-    columns = list(tm.LOSSES[name][0])
+    assert not isinstance(losses.build_loss(model, name, dims=None, config=cfg), MatryoshkaLoss)
+    frame = data.training_frame(prepared, cfg)
+    columns = list(LOSSES[name][0])
     if name == "triplet":  # negatives come from mining
         assert list(frame.columns) == ["anchor", "positive"]
         with pytest.raises(InputError, match="negative.*hard_negatives=True"):
-            tm.to_dataset(frame, name)
+            data.to_dataset(frame, name)
         frame = frame.assign(negative=frame.positive.iloc[::-1].to_numpy())
-    data = tm.to_dataset(frame, name)
-    assert data.column_names == columns and len(data) == 6
+    rows = data.to_dataset(frame, name)
+    assert rows.column_names == columns and len(rows) == 6
     texts = [c for c in columns if c not in ("score", "label")]
-    features = [model.tokenize(data[c]) for c in texts]
-    labels = torch.tensor(data[columns[-1]], dtype=torch.float) if len(texts) < len(columns) else None
+    features = [model.tokenize(rows[c]) for c in texts]
+    labels = torch.tensor(rows[columns[-1]], dtype=torch.float) if len(texts) < len(columns) else None
     value = loss(features, labels)
     assert torch.isfinite(value)
 
 
 def test_scored_and_labelled_rows(prepared):
-    scored = tm.training_frame(prepared, tm.MatryoshkaConfig(loss="cosent", max_train_samples=None))
+    scored = data.training_frame(prepared, MatryoshkaConfig(loss="cosent", max_train_samples=None))
     assert scored.score.between(0, 1).all() and scored.score.nunique() > 2
-    labelled = tm.training_frame(prepared, tm.MatryoshkaConfig(loss="contrastive", max_train_samples=None))
+    labelled = data.training_frame(prepared, MatryoshkaConfig(loss="contrastive", max_train_samples=None))
     assert set(labelled.label) == {0, 1}
     pairs = prepared.pairs["train"]
-    assert len(labelled) == pairs.level.isin(list(tm.CONTRASTIVE_LABELS)).sum()
+    assert len(labelled) == pairs.level.isin(list(CONTRASTIVE_LABELS)).sum()
 
 
 def test_unknown_loss_lists_the_choices(model):
     with pytest.raises(InputError, match="mnrl, cached_mnrl, triplet, cosent, cosine, contrastive"):
-        tm.build_loss(model, "infonce")
+        losses.build_loss(model, "infonce")
     with pytest.raises(InputError, match="choose one of mnrl"):
-        tm.MatryoshkaConfig(loss="infonce").validate()
+        MatryoshkaConfig(loss="infonce").validate()
 
 
 @pytest.mark.parametrize("field, value", [
@@ -167,8 +171,8 @@ def test_unknown_loss_lists_the_choices(model):
     ("sts_tolerance", -0.01)])
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(InputError, match="^" + re.escape(f"{field}={value!r}: expected")):
-        tm.MatryoshkaConfig(**{field: value}).validate()
-    tm.MatryoshkaConfig(lora_dropout=0.0, hn_range_min=3, hn_range_max=None,
+        MatryoshkaConfig(**{field: value}).validate()
+    MatryoshkaConfig(lora_dropout=0.0, hn_range_min=3, hn_range_max=None,
                         hn_relative_margin=None).validate()  # the edges that are fine
 
 
@@ -177,9 +181,9 @@ def test_bad_settings_name_the_field(field, value):
 
 def test_hard_negative_mining_never_returns_the_positive(model, prepared):
     rows = prepared.retrieval["train"].drop_duplicates("passage_id").head(12)
-    data = Dataset.from_dict({"anchor": rows["query"].tolist(), "positive": rows.passage.tolist()})
-    cfg = tm.MatryoshkaConfig(progress=False, hn_range_max=8)
-    mined = tm.mine_negatives(data, model, cfg)
+    pairs = Dataset.from_dict({"anchor": rows["query"].tolist(), "positive": rows.passage.tolist()})
+    cfg = MatryoshkaConfig(progress=False, hn_range_max=8)
+    mined = data.mine_negatives(pairs, model, cfg)
     assert mined.column_names == ["anchor", "positive", "negative"]
     assert len(mined) > 0
     for row in mined:
@@ -193,10 +197,10 @@ def test_hard_negative_mining_never_returns_the_positive(model, prepared):
 def test_tiny_training_changes_the_metric_and_saves_a_model_card(tmp_path, model, prepared, tiny_ir):
     from nbhelpers.models import resolve_model
 
-    train = prepared.retrieval["train"].head(48)
-    data = pd.DataFrame({"anchor": train["query"], "positive": train.passage})
-    result = tm.train_matryoshka(config(tmp_path, max_steps=4, batch_size=12, learning_rate=2e-4),
-                                 train_data=data, eval_ir=tiny_ir, model=model)
+    head = prepared.retrieval["train"].head(48)
+    rows = pd.DataFrame({"anchor": head["query"], "positive": head.passage})
+    result = train.train_matryoshka(config(tmp_path, max_steps=4, batch_size=12, learning_rate=2e-4),
+                                    train_data=rows, eval_ir=tiny_ir, model=model)
     key = "eval_dim_64_cosine_ndcg@10"
     assert result.metric_for_best_model == key
     assert result.dims == [384, 256, 128, 64]
@@ -210,13 +214,13 @@ def test_tiny_training_changes_the_metric_and_saves_a_model_card(tmp_path, model
     assert "license: apache-2.0" in card and "MatryoshkaLoss" in card
     assert (result.model_path / "model.safetensors").is_file()
     assert result.model_path.parent == tmp_path / "out"
-    summary = json.loads((tmp_path / "out" / tm.RESULT_FILE).read_text())
+    summary = json.loads((tmp_path / "out" / train.RESULT_FILE).read_text())
     assert summary["metric_for_best_model"] == key
     tuned = resolve_model(result.model_path)
     assert tuned.model.max_seq_length == 256  # the base model's, not the training length
     assert tuned.encode(["data engineer"]).shape == (1, 384)
     with pytest.raises(InputError, match="already exists"):  # a finished run is never overwritten
-        tm.train_matryoshka(config(tmp_path), train_data=data, eval_ir=tiny_ir, model=model)
+        train.train_matryoshka(config(tmp_path), train_data=rows, eval_ir=tiny_ir, model=model)
 
 
 def test_lora_saves_adapter_and_merged_model(tmp_path, model, tiny_train, tiny_ir):
@@ -224,7 +228,7 @@ def test_lora_saves_adapter_and_merged_model(tmp_path, model, tiny_train, tiny_i
 
     from nbhelpers.models import resolve_model
 
-    result = tm.train_matryoshka(config(tmp_path, lora=True, lora_r=4, lora_alpha=8),
+    result = train.train_matryoshka(config(tmp_path, lora=True, lora_r=4, lora_alpha=8),
                                  train_data=tiny_train, eval_ir=tiny_ir, model=model)
     assert (result.adapter_path / "adapter_config.json").is_file()
     assert (result.adapter_path / "adapter_model.safetensors").is_file()
@@ -237,7 +241,7 @@ def test_lora_saves_adapter_and_merged_model(tmp_path, model, tiny_train, tiny_i
     adapter = SentenceTransformer(str(result.adapter_path), device="cpu")
     again = adapter.encode(texts, normalize_embeddings=True)
     assert np.allclose(np.sum(vectors * again, axis=1), 1.0, atol=1e-4)
-    base = tm.load_base_model("minilm")[0].encode(texts, normalize_embeddings=True)
+    base = models.load_base_model("minilm")[0].encode(texts, normalize_embeddings=True)
     assert np.abs(vectors - base).max() > 1e-5  # two LoRA steps changed it (a little)
 
 
@@ -254,15 +258,15 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
 
     cfg = config(tmp_path, max_steps=4, eval_steps=2)
     with pytest.raises(Crash):
-        tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model,
+        train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model,
                             callbacks=[CrashAfterSecondCheckpoint()])
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
     assert not (tmp_path / "out" / "model").exists()
     with pytest.raises(InputError, match=r"holds checkpoints of another setup; changed "
                                          r"\{'matryoshka': \(True, False\)\}"):
-        tm.train_matryoshka(config(tmp_path, max_steps=4, eval_steps=2, matryoshka=False),
+        train.train_matryoshka(config(tmp_path, max_steps=4, eval_steps=2, matryoshka=False),
                             train_data=tiny_train, eval_ir=tiny_ir, model=copy.deepcopy(base_model))
-    result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir,
+    result = train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir,
                                  model=copy.deepcopy(base_model))
     assert result.resumed_from.endswith("checkpoint-2")
     assert result.global_step == 4
@@ -297,7 +301,7 @@ def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_
 
     sts = tiny_stsb(tmp_path / "stsb")
     cfg = config(tmp_path, guard_alphas=[0.5, 1.0], sts_tolerance=1.0, stsb_source=str(sts))
-    result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
+    result = train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
     assert list(result.guard.alpha) == [0.0, 0.5, 1.0]   # the base model is always a candidate
     assert result.guard["stsb_dev_spearman"].notna().all()
     key = result.metric_for_best_model
@@ -317,20 +321,26 @@ def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_
 def test_stsb_replay_trains_on_both_datasets(tmp_path, model, tiny_train, tiny_ir):
     sts = tiny_stsb(tmp_path / "stsb", split="train", repeat=4)   # 24 pairs
     cfg = config(tmp_path, stsb_replay=0.5, stsb_source=str(sts), max_steps=-1, epochs=1.0)
-    replay = tm.stsb_replay_rows(cfg, len(tiny_train))
+    from nbhelpers.stsb import load_stsb
+
+    replay = data.replay_dataset(load_stsb("train", sts), 0.5, len(tiny_train), seed=1)
     assert replay.column_names == ["sentence1", "sentence2", "score"] and len(replay) == 16
     assert 0.0 <= min(replay["score"]) and max(replay["score"]) <= 1.0
-    result = tm.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
+    result = train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model)
     assert (result.train_rows, result.replay_rows) == (32, 16)
     assert result.global_step == 32 // 8 + 16 // 8   # domain batches + STS-B batches, one epoch
-    assert tm.stsb_replay_rows(config(tmp_path), 32) is None
+    assert data.replay_dataset(load_stsb("train", sts), 0.0, 32) is None
+    assert data.replay_dataset(None, 0.5, 32) is None   # STS-B unavailable: no replay
 
 
 def test_stsb_replay_without_stsb_says_where_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("STSB_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(InputError, match="stsb_replay=0.25: needs the STS-B train pairs; set STSB_DIR"):
-        tm.stsb_replay_rows(config(tmp_path, stsb_replay=0.25), 100)
+    rows = pd.DataFrame({"anchor": ["a", "b"], "positive": ["c", "d"]})
+    with pytest.raises(InputError, match="stsb_replay=0.25: needs the STS-B train pairs, but STS-B "
+                                         "is unavailable"):
+        train.train_matryoshka(config(tmp_path, stsb_replay=0.25), train_data=rows,
+                               eval_ir=({"q": "a"}, {"p": "c"}, {"q": {"p"}}))
 
 
 # ------------------------------------------------------------------ bad input
@@ -339,21 +349,21 @@ def test_stsb_replay_without_stsb_says_where_to_get_it(tmp_path, monkeypatch):
 def test_bad_inputs_fail_before_training(tmp_path, model, tiny_train, tiny_ir):
     run = {"eval_ir": tiny_ir, "model": model}
     with pytest.raises(InputError, match="no rows"):
-        tm.train_matryoshka(config(tmp_path), train_data=tiny_train.head(0), **run)
+        train.train_matryoshka(config(tmp_path), train_data=tiny_train.head(0), **run)
     with pytest.raises(InputError, match=r"needs columns \['anchor', 'positive'\]; missing \['positive'\]"):
-        tm.train_matryoshka(config(tmp_path), train_data=tiny_train[["anchor"]], **run)
+        train.train_matryoshka(config(tmp_path), train_data=tiny_train[["anchor"]], **run)
     with pytest.raises(InputError, match=r"dims=\[512\].*outputs 384"):
-        tm.train_matryoshka(config(tmp_path, dims=[512, 64]), train_data=tiny_train, **run)
+        train.train_matryoshka(config(tmp_path, dims=[512, 64]), train_data=tiny_train, **run)
     with pytest.raises(InputError, match="batch_size=1"):
-        tm.train_matryoshka(config(tmp_path, batch_size=1), train_data=tiny_train, **run)
+        train.train_matryoshka(config(tmp_path, batch_size=1), train_data=tiny_train, **run)
     with pytest.raises(InputError, match="no data"):
-        tm.train_matryoshka(config(tmp_path), model=model)
+        train.train_matryoshka(config(tmp_path), model=model)
     with pytest.raises(InputError, match="guard_alphas"):
-        tm.train_matryoshka(config(tmp_path, guard_alphas=[1.5]), train_data=tiny_train, **run)
+        train.train_matryoshka(config(tmp_path, guard_alphas=[1.5]), train_data=tiny_train, **run)
     with pytest.raises(InputError, match="stsb_replay=-0.5"):
-        tm.train_matryoshka(config(tmp_path, stsb_replay=-0.5), train_data=tiny_train, **run)
+        train.train_matryoshka(config(tmp_path, stsb_replay=-0.5), train_data=tiny_train, **run)
     with pytest.raises(InputError, match=r"sts-train\.csv"):
-        tm.train_matryoshka(config(tmp_path, stsb_replay=0.25, stsb_source=str(tmp_path)),
+        train.train_matryoshka(config(tmp_path, stsb_replay=0.25, stsb_source=str(tmp_path)),
                             train_data=tiny_train, **run)
     assert not (tmp_path / "out" / "checkpoints").exists()
 
@@ -361,32 +371,32 @@ def test_bad_inputs_fail_before_training(tmp_path, model, tiny_train, tiny_ir):
 def test_offline_hub_id_and_tensorflow_models_are_refused(tmp_path, tiny_train, tiny_ir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(InputError, match="offline.*Offline choices: use-m3, minilm"):
-        tm.train_matryoshka(config(tmp_path, model="BAAI/bge-base-en-v1.5"), train_data=tiny_train,
+        train.train_matryoshka(config(tmp_path, model="BAAI/bge-base-en-v1.5"), train_data=tiny_train,
                             eval_ir=tiny_ir)
     with pytest.raises(InputError, match="TensorFlow SavedModel"):
-        tm.load_base_model("use-m3")
+        models.load_base_model("use-m3")
 
 
 def test_config_files_and_cli(tmp_path, capsys):
     path = tmp_path / "cfg.yaml"
     path.write_text("preset: full\nloss: cached_mnrl\nmini_batch_size: 8\n", encoding="utf-8")
-    cfg = tm.MatryoshkaConfig.from_file(path)
-    assert cfg.loss == "cached_mnrl" and cfg.max_seq_length == tm.MatryoshkaConfig.full().max_seq_length
-    assert tm.main(["--print-default-config"]) == 0
+    cfg = MatryoshkaConfig.from_file(path)
+    assert cfg.loss == "cached_mnrl" and cfg.max_seq_length == MatryoshkaConfig.full().max_seq_length
+    assert cli.main(["--print-default-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert tm.MatryoshkaConfig.from_dict(printed) == tm.MatryoshkaConfig()
+    assert MatryoshkaConfig.from_dict(printed) == MatryoshkaConfig()
     (tmp_path / "bad.json").write_text(json.dumps({"los": "mnrl"}), encoding="utf-8")
     with pytest.raises(InputError, match=r"unknown field\(s\) \['los'\]"):
-        tm.MatryoshkaConfig.from_file(tmp_path / "bad.json")
+        MatryoshkaConfig.from_file(tmp_path / "bad.json")
     with pytest.raises(SystemExit) as exit_info:
-        tm.main(["--config", str(tmp_path / "bad.json")])
+        cli.main(["--config", str(tmp_path / "bad.json")])
     assert exit_info.value.code == 2
 
 
 def test_command_line_run_writes_a_manifest(tmp_path, capsys):
     cfg = {**FAST, "max_train_samples": 16, "baseline_eval": False}
     (tmp_path / "cfg.yaml").write_text(json.dumps(cfg), encoding="utf-8")  # JSON is valid YAML
-    assert tm.main(["--config", str(tmp_path / "cfg.yaml"), "--output-dir", str(tmp_path / "out")]) == 0
+    assert cli.main(["--config", str(tmp_path / "cfg.yaml"), "--output-dir", str(tmp_path / "out")]) == 0
     assert '"global_step": 2' in capsys.readouterr().out
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     step = manifest["steps"]["train_matryoshka"]
@@ -395,3 +405,93 @@ def test_command_line_run_writes_a_manifest(tmp_path, capsys):
     assert all(len(digest) == 64 for digest in step["inputs"].values())
     assert manifest["packages"]["sentence-transformers"]
     assert step["result"].endswith("result.json") and Path(step["result"]).is_file()
+
+
+# ------------------------------------------------------------------ notebook and command alike
+
+
+def _loss_signature(loss):
+    """What a loss is: its class, Matryoshka dims, inner loss class and scale."""
+    if isinstance(loss, dict):
+        return {name: _loss_signature(value) for name, value in loss.items()}
+    inner = getattr(loss, "loss", None)
+    return (type(loss).__name__, tuple(getattr(loss, "matryoshka_dims", ()) or ()),
+            type(inner).__name__ if inner is not None else None,
+            getattr(inner or loss, "scale", None))
+
+
+def test_the_notebook_and_the_command_build_the_same_trainer(tmp_path, base_model, prepared):
+    """Notebook 04's own cells (loss, evaluator, arguments, trainer) and the command's
+    ``setup`` give the same loss, evaluators, training arguments and callbacks."""
+    from datasets import DatasetDict
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.evaluation import (
+        InformationRetrievalEvaluator,
+        SequentialEvaluator,
+    )
+    from sentence_transformers.sentence_transformer.losses import (
+        CoSENTLoss,
+        MatryoshkaLoss,
+        MultipleNegativesRankingLoss,
+    )
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    from transformers import EarlyStoppingCallback
+
+    import notebook_cells
+    from nbhelpers import matryoshka as blocks
+    from nbhelpers.stsb import load_stsb
+
+    sts = tiny_stsb(tmp_path / "stsb", split="train", repeat=4)
+    cfg = MatryoshkaConfig(max_train_samples=16, hard_negatives=False, stsb_replay=0.5,
+                           stsb_source=str(sts), guard_alphas=None, output_dir=str(tmp_path / "out"))
+    command = train.setup(cfg, prepared, model=copy.deepcopy(base_model))
+
+    rows = data.to_dataset(data.training_frame(prepared, cfg), cfg.loss)
+    space = {**cfg.to_dict(), "config": cfg, "train_model": copy.deepcopy(base_model),
+             "train_dataset": rows, "replay": data.replay_dataset(load_stsb("train", sts), 0.5, len(rows)),
+             "dims": [384, 256, 128, 64], "prepared": prepared, "output_dir": tmp_path / "out",
+             "blocks": blocks, "DatasetDict": DatasetDict, "CoSENTLoss": CoSENTLoss,
+             "MatryoshkaLoss": MatryoshkaLoss, "MultipleNegativesRankingLoss": MultipleNegativesRankingLoss,
+             "SequentialEvaluator": SequentialEvaluator,
+             "InformationRetrievalEvaluator": InformationRetrievalEvaluator,
+             "SentenceTransformerTrainingArguments": SentenceTransformerTrainingArguments,
+             "SentenceTransformerTrainer": SentenceTransformerTrainer, "BatchSamplers": BatchSamplers,
+             "PrinterCallback": __import__("transformers").PrinterCallback,
+             "EarlyStoppingCallback": EarlyStoppingCallback}
+    notebook = notebook_cells.run("04_matryoshka.ipynb", [
+        "inner = (MultipleNegativesRankingLoss", "evaluator = SequentialEvaluator([",
+        "args = SentenceTransformerTrainingArguments(", "trainer = SentenceTransformerTrainer("], space)
+    ours, theirs = notebook["trainer"], command.trainer
+
+    assert _loss_signature(ours.loss) == _loss_signature(theirs.loss) == {
+        "domain": ("MatryoshkaLoss", (384, 256, 128, 64), "MultipleNegativesRankingLoss", 20.0),
+        "stsb": ("MatryoshkaLoss", (384, 256, 128, 64), "CoSENTLoss", 20.0)}
+    assert list(ours.train_dataset) == list(theirs.train_dataset) == ["domain", "stsb"]
+    assert [(e.name, e.truncate_dim, e.ndcg_at_k, e.accuracy_at_k) for e in ours.evaluator.evaluators] == \
+        [(e.name, e.truncate_dim, e.ndcg_at_k, e.accuracy_at_k) for e in theirs.evaluator.evaluators]
+    assert notebook["metric_key"] == command.key == "eval_dim_64_cosine_ndcg@10"
+    mine, other = ours.args.to_dict(), theirs.args.to_dict()
+    assert mine["output_dir"] == other["output_dir"] == str(tmp_path / "out" / "checkpoints")
+    assert {k: (mine[k], other[k]) for k in mine if mine[k] != other[k]} == {}
+    assert [type(c).__name__ for c in ours.callback_handler.callbacks] == \
+        [type(c).__name__ for c in theirs.callback_handler.callbacks]
+
+
+def test_the_notebooks_parameters_default_to_the_configs():
+    import papermill as pm
+
+    from nbhelpers.paths import project_root
+    from nbhelpers.siamese.config import SiameseConfig
+
+    for notebook, defaults, renamed in (("03_siamese_use.ipynb", SiameseConfig().to_dict(), {}),
+                                        ("04_matryoshka.ipynb", MatryoshkaConfig().to_dict(),
+                                         {"stsb_dir": "stsb_source"})):
+        declared = pm.inspect_notebook(str(project_root() / "notebooks" / notebook))
+        shared = {name: renamed.get(name, name) for name in declared
+                  if renamed.get(name, name) in defaults}
+        assert len(shared) >= 10, notebook
+        for name, field in shared.items():
+            value = eval(declared[name]["default"])   # the literal in the parameters cell
+            expected = defaults[field]
+            assert (list(value) if isinstance(value, (list, tuple)) else value) == \
+                (list(expected) if isinstance(expected, (list, tuple)) else expected), (notebook, name)

@@ -31,8 +31,10 @@ def data_dir(root: Path | None = None) -> Path:
 
 
 def pages(root: Path | None = None) -> list[Path]:
+    """The README, the docs pages and the notebooks (their markdown cells hold markers too)."""
     root = root or project_root()
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return [root / "README.md", *sorted((root / "docs").glob("*.md")),
+            *sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
 
 
 def renderers() -> dict:
@@ -45,6 +47,7 @@ def renderers() -> dict:
             "benchmark/encode-throughput/1": benchmark_tables.encode_throughput,
             "benchmark/siamese-use-full/1": benchmark_tables.siamese_use_full,
             "benchmark/matryoshka-full/1": benchmark_tables.matryoshka_full,
+            "exercises/1": benchmark_tables.exercises,
             "run-summary/1": run_tables.run_summary}
 
 
@@ -94,6 +97,20 @@ def fill(text: str, tables: Tables, where: str) -> str:
     return MARKER.sub(replace, text)
 
 
+def fill_notebook(text: str, tables: Tables, where: str) -> str:
+    """A notebook's JSON with the markers of its markdown cells filled (its format kept)."""
+    import json
+
+    notebook = json.loads(text)
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            filled = fill(source, tables, f"{where} cell {index}")
+            if filled != source:
+                cell["source"] = filled.splitlines(keepends=True)
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def render(root: Path | None = None, check: bool = False) -> list[Path]:
     """Fill the tables of every page; returns the pages that changed (with ``check``: that
     would change, leaving them as they are)."""
@@ -101,7 +118,9 @@ def render(root: Path | None = None, check: bool = False) -> list[Path]:
     changed = []
     for page in pages(root):
         text = page.read_text(encoding="utf-8")
-        new = fill(text, tables, str(page.relative_to(root or project_root())))
+        where = str(page.relative_to(root or project_root()))
+        filler = fill_notebook if page.suffix == ".ipynb" else fill
+        new = filler(text, tables, where)
         if new != text:
             changed.append(page)
             if not check:

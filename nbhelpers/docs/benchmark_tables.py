@@ -159,9 +159,8 @@ def siamese_use_full(payloads: list[dict]) -> dict[str, str]:
     names = {"base": "`use-m3` base", "tuned": "tuned (α = 1)",
              "chosen": f"chosen blend (α = {p['alpha']:g})"}
     rows = [[names[k], number(m["domain_val_spearman"], 5), number(m["domain_test_spearman"], 5),
-             number(m["stsb_dev_pearson"], 5)] for k, m in p["models"].items()]
-    models = table(["model", "domain val Spearman", "domain test Spearman", "STS-B dev Pearson (angular)"],
-                   rows)
+             number(m["stsb_dev_spearman"], 5)] for k, m in p["models"].items()]
+    models = table(["model", "domain val Spearman", "domain test Spearman", "STS-B dev Spearman"], rows)
     gain = {"gain": p["gain"]["gain"], "gain_low": p["gain"]["low"], "gain_high": p["gain"]["high"]}
     models += (f"\n\nTest Spearman gain of the chosen blend over the base: {_gain(gain)} "
                "(95 % interval, cluster bootstrap over held-out unit groups).")
@@ -182,14 +181,33 @@ def matryoshka_full(payloads: list[dict]) -> dict[str, str]:
         body = table(["dim", "base nDCG@10", "tuned nDCG@10", "change"], rows)
         sts = quality["sts_test_spearman"]
         body += (f"\n\nSTS-B test cosine Spearman: base {sts['base']:.4f}, tuned {sts['tuned']:.4f} "
-                 f"({sts['tuned'] - sts['base']:+.4f}). Training: {quality['train_rows']:,} rows, "
-                 f"{quality['steps']:,} steps in {quality['training_seconds']:,.0f} s.")
+                 f"({sts['tuned'] - sts['base']:+.4f}). Training: {quality['train_rows']:,} rows and "
+                 f"{quality.get('replay_rows', 0):,} STS-B pairs, {quality['steps']:,} steps in "
+                 f"{quality['training_seconds']:,.0f} s.")
         tables["quality"] = body
-    speed = p.get("speed")
-    if speed:
-        rows = [[who, ", ".join(f"{v:.2f}" for v in speed[who]), f"{speed[f'{who}_median']:.2f}"]
-                for who in ("bare", "ours")]
-        tables["speed"] = table(["trainer", "samples/s per run", "median"], rows) + (
-            f"\n\n{speed['steps']} steps × {speed['batch_size']} rows each; `train_matryoshka` runs at "
-            f"{speed['ours_median'] / speed['bare_median']:.3f} × a bare `SentenceTransformerTrainer`.")
     return _with_provenance(tables, p)
+
+
+# --- the notebooks' exercises ---------------------------------------------------------------
+
+def exercises(payloads: list[dict]) -> dict[str, str]:
+    """One "Try this" list per notebook (tables ``01`` ... ``05``): what to change, what to look
+    at, and, folded, what the change did in a measured run and why."""
+    (p,) = payloads
+    machine = p["provenance"]["machine"]
+    measured = (f"Measured at the quick defaults by `benchmarks/exercises.py` (commit "
+                f"{str(p['provenance']['commit'])[:7]}, {machine['cores']} CPU cores)")
+    by_notebook: dict[str, list[str]] = {}
+    for e in p["exercises"]:
+        items = by_notebook.setdefault(e["notebook"], [])
+        change = ", ".join(f"`{k} = {v!r}`" for k, v in e["change"].items())
+        items.append(f"{len(items) + 1}. **{e['title']}.** Set {change} in the parameters cell and run "
+                     f"the notebook again (a new attempt, beside the first). Look at {e['look_at']}.\n"
+                     f"   <details><summary>What to expect</summary>\n\n"
+                     f"   {e['expect'].format(**e['figures'])} {e['discussion']} "
+                     f"({measured}; the run took {e['seconds']:.0f} s.)\n\n   </details>")
+    plan = table(["notebook", "exercise", "change", "run time on 2 cores"],
+                 [[e["notebook"], e["title"], ", ".join(f"`{k} = {v!r}`" for k, v in e["change"].items()),
+                   f"{e['seconds'] / 60:.1f} min"] for e in p["exercises"]])
+    return {"plan": f"{plan}\n\n_{measured}._",
+            **{number: "\n".join(items) for number, items in by_notebook.items()}}

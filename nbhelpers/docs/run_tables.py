@@ -73,7 +73,7 @@ def run_summary(payloads: list[dict]) -> dict[str, str]:
     """One run: its tables. Several runs (``quick+full-esco``): ``notebooks``, the series'
     notebooks with each run's wall time and peak memory side by side."""
     if len(payloads) > 1:
-        return {"notebooks": _notebooks(payloads)}
+        return {"notebooks": _notebooks(payloads), **_notebook_times(payloads)}
     (p,) = payloads
     records = pd.DataFrame(p["records"])
     tables = {"summary": _summary(p, records), "timings": _timings(p), **_baseline(records),
@@ -124,6 +124,26 @@ def _notebooks(payloads: list[dict]) -> str:
         rows.append(row)
     lines = "\n\n".join(f"{p['run']['profile']}: {provenance_line(p['provenance'])}" for p in payloads)
     return f"{table(header, rows)}\n\n{lines}"
+
+
+def _notebook_times(payloads: list[dict]) -> dict[str, str]:
+    """``time-NN``: one line for the top of notebook NN, its time and peak memory per run."""
+    from nbhelpers.run import notebooks
+
+    tables = {}
+    for path in notebooks():
+        parts = []
+        for p in payloads:
+            step = next((n for n in p["notebooks"] if n["name"] == path.stem), None)
+            if step:
+                machine = p["provenance"]["machine"]
+                parts.append(f"{p['run']['profile']} profile {_minutes(step['seconds'])} "
+                             f"(peak memory {step['peak_memory_mb'] / 1024:.1f} GB) on "
+                             f"{machine['cores']} CPU cores")
+        if parts:
+            commits = ", ".join(sorted({str(p["provenance"]["commit"])[:7] for p in payloads}))
+            tables[f"time-{path.name[:2]}"] = f"**Time:** {'; '.join(parts)} (commits {commits})."
+    return tables
 
 
 def _minutes(value: float) -> str:

@@ -1,0 +1,243 @@
+"""The notebooks' "Try this" exercises, measured: what each change really does at the quick size.
+
+Every notebook ends with exercises that name the parameters to change, what to look at and what
+to expect. The expectation comes from here: the script runs the series once at its quick
+defaults (the runner, into a temporary run folder), then each exercise as a learner would in
+JupyterLab (the notebook again in the same run folder, with the exercise's parameters: a new
+attempt), and records the figures that answer it. ``python -m nbhelpers.docs`` writes them
+into the notebooks' "Try this" sections. About 30 minutes on 2 CPU cores.
+
+    STSB_DIR=/path/to/stsbenchmark .venv/bin/python benchmarks/exercises.py \\
+        [--only 04] [--json docs/data/exercises.json --replace]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbhelpers  # noqa: F401  (the hub mode before any hub library is imported)
+import pandas as pd
+from common import add_data_option, add_figure_options, data_dir, write
+
+from nbhelpers.paths import project_root
+
+NAME = "exercises"
+
+
+def value(payload: dict, model: str, dataset: str, metric: str, dim=None, split: str = "test") -> float:
+    """One figure of a results file."""
+    for r in payload["records"]:
+        if (r["model"], r["dataset"], r["split"], r["metric"], r["dim"]) == (model, dataset, split,
+                                                                            metric, dim):
+            return r["value"]
+    raise KeyError(f"{model} {dataset} {split} {metric} {dim} not in {payload['notebook']}")
+
+
+def tuned(payload: dict, kind: str = "") -> str:
+    """The tuned model of a results file (``kind``: "merged" or "tuned" for notebook 03)."""
+    return next(spec for spec, info in payload["models"].items()
+                if info.get("path") and (not kind or spec.rsplit("-", 1)[0].endswith(kind)
+                                         or f"-{kind}" in spec))
+
+
+def occupations(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "data" / "occupations.csv", dtype=str)
+
+
+def shared_groups(run_dir: Path) -> int:
+    """Test occupations whose unit group also has training occupations."""
+    occ = occupations(run_dir)
+    train = set(occ[occ.split == "train"].isco_group)
+    return int(occ[occ.split == "test"].isco_group.isin(train).sum())
+
+
+def counts(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())["steps"]["01_data_preparation"]["counts"]
+
+
+@dataclass
+class Exercise:
+    notebook: str
+    title: str
+    change: dict
+    look_at: str
+    expect: str                        # a format string over the measured figures
+    discussion: str
+    measure: Callable                  # (first, changed) -> figures; payloads, or run folders for 01
+
+    def as_record(self, figures: dict, seconds: float) -> dict:
+        record = {k: v for k, v in asdict(self).items() if k != "measure"}
+        return {**record, "figures": figures, "seconds": round(seconds, 1)}
+
+
+def _nb03(first, changed):
+    m0, m1 = tuned(first, "merged"), tuned(changed, "merged")
+    g0, g1 = first["forgetting_guard"], changed["forgetting_guard"]
+    sweep0 = {r["alpha"]: r for r in g0["sweep"]}
+    sweep1 = {r["alpha"]: r for r in g1["sweep"]}
+    return {"gain": first["test_gain"]["gain"], "changed_gain": changed["test_gain"]["gain"],
+            "alpha": g0["alpha"], "changed_alpha": g1["alpha"],
+            "chosen": value(first, m0, "esco-pairs", "spearman"),
+            "changed_chosen": value(changed, m1, "esco-pairs", "spearman"),
+            "seconds": first["training"]["seconds"], "changed_seconds": changed["training"]["seconds"],
+            "sts_tuned": sweep0[1.0]["stsb_dev_spearman"],
+            "changed_sts_tuned": sweep1[1.0]["stsb_dev_spearman"],
+            "sts_base": sweep0[0.0]["stsb_dev_spearman"]}
+
+
+def _nb04(first, changed):
+    t0, t1 = tuned(first), tuned(changed)
+    base = first["models"][t0]["base"]
+    figures = {f"{who}_{d}": value(p, m, "esco-retrieval", "ndcg@10", d)
+               for who, p, m in (("base", first, base), ("tuned", first, t0), ("changed", changed, t1))
+               for d in (384, 64)}
+    guard = changed.get("forgetting_guard")
+    key = changed["training"]["metric_for_best_model"]
+    figures.update(seconds=first["training"]["seconds"], changed_seconds=changed["training"]["seconds"],
+                   changed_alpha=guard["alpha"] if guard else 1.0,
+                   changed_sweep=", ".join(f"α {r['alpha']:g}: {r[key]:.3f}" for r in guard["sweep"])
+                   if guard else "")
+    return figures
+
+
+EXERCISES = [
+    Exercise("01", "Split by occupation instead of by unit group", {"hold_out_groups": False},
+             "the split plot of section 2 and, below, which test occupations share a unit group "
+             "with training",
+             "Held out by unit group, {before} test occupations share a unit group with training "
+             "occupations; split by occupation, {after} of {test} do.",
+             "A test that shares unit groups with training measures memory of nearly seen jobs, "
+             "so every later score rises without the model generalising any better.",
+             lambda first, changed: {"before": shared_groups(first), "after": shared_groups(changed),
+                                     "test": int((occupations(changed).split == "test").sum())}),
+    Exercise("01", "Cut documents into smaller chunks", {"qa_chunk_size": 200},
+             "the QA pairs of section 5",
+             "The two sample pages give {before} QA pairs at 400 characters per chunk and {after} "
+             "at 200.",
+             "Smaller chunks give more (question, passage) pairs, each passage with less context "
+             "to answer its question from.",
+             lambda first, changed: {"before": counts(first)["qa_pairs"],
+                                     "after": counts(changed)["qa_pairs"]}),
+    Exercise("02", "Cut the vectors further", {"dims": [256, 64, 32]},
+             "the retrieval table and the nDCG@10 plot of section 5",
+             "nDCG@10 of minilm falls from {m64:.3f} at 64 dimensions to {m32:.3f} at 32; use-m3 "
+             "from {u64:.3f} to {u32:.3f}.",
+             "Neither model was trained to keep its quality in its first components; notebook 04 "
+             "trains minilm to do so.",
+             lambda first, changed: {"m64": value(changed, "minilm", "esco-retrieval", "ndcg@10", 64),
+                                     "m32": value(changed, "minilm", "esco-retrieval", "ndcg@10", 32),
+                                     "u64": value(changed, "use-m3", "esco-retrieval", "ndcg@10", 64),
+                                     "u32": value(changed, "use-m3", "esco-retrieval", "ndcg@10", 32)}),
+    Exercise("03", "Train at the tutorial's learning rate", {"learning_rate": 1e-5},
+             "the training history, the guard's sweep and the test gain of section 9",
+             "The chosen blend gains {changed_gain:+.3f} test Spearman at 1e-5 against "
+             "{gain:+.3f} at 1e-4.",
+             "At 1e-5 USE barely moves in the few steps a CPU run has; the series uses 1e-4 and "
+             "lets early stopping and the guard keep it in check.", _nb03),
+    Exercise("03", "Train the token table too", {"frozen": []},
+             "the training time and the test gain",
+             "Training takes {changed_seconds:.0f} s instead of {seconds:.0f} s; the gain is "
+             "{changed_gain:+.3f} against {gain:+.3f}.",
+             "Adam moves every row of USE's 128,000 x 512 token table at every step; freezing it "
+             "saves that work and, on the full export, loses nothing.", _nb03),
+    Exercise("03", "Train without replay", {"replay": 0.0},
+             "STS-B dev Spearman in the guard's sweep, and the α the guard chooses",
+             "Without replay the tuned model's STS-B dev Spearman is {changed_sts_tuned:.3f} (with "
+             "replay {sts_tuned:.3f}; base {sts_base:.3f}) and the guard chooses α = "
+             "{changed_alpha:g} (with replay {alpha:g}).",
+             "Rehearsing STS-B while tuning keeps general English; without it the guard has to "
+             "blend further back towards the base model to stay within its tolerance.", _nb03),
+    Exercise("04", "Train without Matryoshka", {"matryoshka": False},
+             "nDCG@10 at 64 dimensions in the before/after table",
+             "At 64 dimensions the tuned model scores {changed_64:.3f} without Matryoshka and "
+             "{tuned_64:.3f} with it (base {base_64:.3f}); at 384: {changed_384:.3f} and "
+             "{tuned_384:.3f}.",
+             "MatryoshkaLoss trains the first components to carry the meaning; the plain loss "
+             "trains the whole vector only.", _nb04),
+    Exercise("04", "Switch the loss to CoSENT on graded pairs", {"loss": "cosent"},
+             "the training data (graded pairs instead of questions and passages) and retrieval at "
+             "every dimension",
+             "Trained with CoSENT on graded job-title pairs, nDCG@10 is {changed_384:.3f} at 384 "
+             "dimensions and {changed_64:.3f} at 64, against {tuned_384:.3f} and {tuned_64:.3f} "
+             "with MNRL on questions and passages.",
+             "The loss learns what its data asks: titles ordered by the ISCO hierarchy are not "
+             "questions finding descriptions.", _nb04),
+    Exercise("04", "Read a finer forgetting guard", {"guard_alphas": [0.25, 0.5, 0.75, 1.0]},
+             "the sweep table and plot of section 7",
+             "The guard keeps α = {changed_alpha:g}; validation nDCG@10 at 64 dimensions by α: "
+             "{changed_sweep}.",
+             "A blend is chosen on the validation split among those that keep STS-B dev within "
+             "the tolerance; when the tuned model forgets little, that is the tuned model itself.",
+             _nb04),
+    Exercise("04", "Train without hard negatives", {"hard_negatives": False},
+             "the training rows of section 2 and nDCG@10 after training",
+             "Without mined negatives nDCG@10 is {changed_384:.3f} at 384 dimensions and "
+             "{changed_64:.3f} at 64, against {tuned_384:.3f} and {tuned_64:.3f} with them; "
+             "training takes {changed_seconds:.0f} s instead of {seconds:.0f} s.",
+             "A hard negative is a third text per row: it costs time and teaches the distinctions "
+             "between neighbouring occupations.", _nb04),
+    Exercise("05", "Accept a larger loss for smaller vectors", {"tolerance": 0.05},
+             "the recommendation of section 7",
+             "With tolerance 0.02: \"{before}\" With 0.05: \"{after}\"",
+             "The recommendation picks the smallest stored vector whose nDCG@10 stays within the "
+             "tolerance of full size.",
+             lambda first, changed: {"before": first["recommendation"].split(". ")[1],
+                                     "after": changed["recommendation"].split(". ")[1]}),
+]
+STEPS = {"02": "02_baseline", "03": "03_siamese_use", "04": "04_matryoshka", "05": "05_comparison"}
+
+
+def run_notebook(number: str, run_dir: Path, parameters: dict, output: Path) -> float:
+    import papermill as pm
+
+    path = next((project_root() / "notebooks").glob(f"{number}_*.ipynb"))
+    start = time.perf_counter()
+    pm.execute_notebook(str(path), str(output), parameters={"run_dir": str(run_dir), **parameters},
+                        kernel_name="python3", progress_bar=False, cwd=str(Path.cwd()))
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_option(parser, "stsb")
+    parser.add_argument("--only", action="append", help="only the exercises of this notebook number")
+    add_figure_options(parser, NAME)
+    args = parser.parse_args()
+    os.environ["STSB_DIR"] = str(data_dir(args.stsb_dir, "stsb"))
+    reports = Path(tempfile.mkdtemp(prefix="exercises-"))
+    os.environ["NBHELPERS_REPORTS"] = str(reports)
+    base = reports / "quick"
+    if subprocess.run([sys.executable, "-m", "nbhelpers.run", "--run-id", "quick"],
+                      check=False).returncode != 0:
+        raise SystemExit(f"the quick series failed; see {base}")
+    found = []
+    for k, exercise in enumerate(e for e in EXERCISES if not args.only or e.notebook in args.only):
+        print(f"\n== {exercise.notebook}: {exercise.title} {exercise.change}", flush=True)
+        if exercise.notebook == "01":
+            first, changed = base, reports / f"exercise-{k}"
+            seconds = run_notebook("01", changed, exercise.change, reports / f"exercise-{k}.ipynb")
+        else:
+            before = {p.name for p in (base / "results").glob("*.json")}
+            seconds = run_notebook(exercise.notebook, base, exercise.change,
+                                   reports / f"exercise-{k}.ipynb")
+            new = sorted({p.name for p in (base / "results").glob("*.json")} - before)
+            step = STEPS[exercise.notebook]
+            first = json.loads((base / "results" / f"{step}.json").read_text())
+            changed = json.loads((base / "results" / new[0]).read_text())
+        figures = exercise.measure(first, changed)
+        print(exercise.expect.format(**figures), f"({seconds:.0f} s)", flush=True)
+        found.append(exercise.as_record(figures, seconds))
+    write(args, NAME, {"exercises": found})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
