@@ -23,6 +23,8 @@ from nbhelpers.paths import project_root
 
 TOKEN = "nbhelpers-test"
 NOTEBOOKS = ("01_data_preparation.ipynb", "04_matryoshka.ipynb")
+#: The notebook in front (JupyterLab keeps the others open, hidden).
+VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 def _free_port() -> int:
@@ -37,7 +39,11 @@ def lab(tmp_path_factory):
     for name in NOTEBOOKS:
         shutil.copy(project_root() / "notebooks" / name, folder / name)
     port = _free_port()
-    env = {**os.environ, "NBHELPERS_REPORTS": str(reports), "HF_HUB_OFFLINE": "1"}
+    settings = folder.parent / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)   # render every cell, so the page shows every prompt and output
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    env = {**os.environ, "NBHELPERS_REPORTS": str(reports), "HF_HUB_OFFLINE": "1",
+           "JUPYTERLAB_SETTINGS_DIR": str(folder.parent / "lab-settings")}
     log = open(folder.parent / "jupyterlab.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -55,60 +61,77 @@ def lab(tmp_path_factory):
                 server.kill()
                 pytest.fail(f"JupyterLab did not start; see {log.name}")
             time.sleep(1)
-    yield url, reports
+    yield url, folder, reports
     server.terminate()
     server.wait(timeout=30)
     log.close()
 
 
-def _open(page, url: str, name: str):
+def _open(browser, url: str, name: str):
+    """A new page with the notebook open and its kernel connected and idle."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{url}/lab/tree/{name}?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
-    _wait_idle(page, 120)
+    page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=120_000)
+    page.wait_for_selector("text=Python 3 (nbhelpers) | Idle", timeout=120_000)
+    time.sleep(3)
+    return page
 
 
-def _wait_idle(page, seconds: float):
-    """Until the kernel is idle and no cell waits or runs ([*]); fails after ``seconds``."""
+def _saved(page, path: Path) -> dict:
+    """Save the notebook (Ctrl+S) and read it back from disk."""
+    before = path.stat().st_mtime_ns
+    page.locator(f"{VISIBLE} .jp-Notebook").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return json.loads(path.read_text())
+
+
+def _busy(page) -> bool:
+    running = page.locator(f"{VISIBLE} .jp-CodeCell .jp-InputPrompt", has_text="[*]").count()
+    return running > 0 or page.locator("text=Python 3 (nbhelpers) | Idle").count() == 0
+
+
+def _run_all(page, path: Path, seconds: float) -> list:
+    """Run → Run All Cells, wait until no cell is queued or running and
+    the kernel is idle; every code cell must have run, none with an error. Returns the counts."""
+    page.locator(".lm-MenuBar-item:has(.lm-MenuBar-itemLabel:text-is('Run'))").click()
+    page.locator(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))").click()
+    page.wait_for_selector(f"{VISIBLE} .jp-CodeCell .jp-InputPrompt:has-text('[*]')", timeout=60_000)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status = page.evaluate(
-            "() => { const i = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
-            ".jp-Notebook-ExecutionIndicator'); return i ? i.getAttribute('data-status') : null; }")
-        running = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt",
-                               has_text="[*]").count()
-        if status == "idle" and running == 0:
-            return
-        time.sleep(2)
-    pytest.fail(f"the kernel did not reach idle within {seconds:.0f} s")
-
-
-def _run_all(page, seconds: float):
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    time.sleep(3)
-    _wait_idle(page, seconds)
-    errors = page.evaluate(
-        "() => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
-        "[data-mime-type=\"application/vnd.jupyter.error\"]')).map(e => e.innerText.slice(0, 500))")
-    assert errors == [], errors
-    prompts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt")
-    assert all(p.strip() not in ("[ ]:", "") for p in prompts.all_inner_texts()), "a cell did not run"
+        time.sleep(3)
+        errors = page.locator(f"{VISIBLE} [data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
+        assert errors == [], errors[0][:2000]
+        if _busy(page):
+            continue
+        time.sleep(3)
+        if _busy(page):
+            continue
+        cells = [c for c in _saved(page, path)["cells"] if c["cell_type"] == "code"]
+        assert [o for c in cells for o in c["outputs"] if o["output_type"] == "error"] == []
+        counts = [c["execution_count"] for c in cells]
+        assert None not in counts, f"{path.name}: cells without a run: {counts}"
+        return counts
+    pytest.fail(f"{path.name}: still running after {seconds:.0f} s")
 
 
 @pytest.mark.slow
 def test_a_learner_runs_01_and_04_then_changes_a_parameter_and_runs_04_again(lab):
-    url, reports = lab
+    url, folder, reports = lab
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _open(page, url, NOTEBOOKS[0])
-        _run_all(page, 300)
-        _open(page, url, NOTEBOOKS[1])
-        _run_all(page, 900)
-        parameters = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first
-        parameters.locator(".cm-content").click()
+        page = _open(browser, url, NOTEBOOKS[0])
+        _run_all(page, folder / NOTEBOOKS[0], 300)
+        page.close()   # one JupyterLab page at a time: two would both save the notebook
+        page = _open(browser, url, NOTEBOOKS[1])
+        first = _run_all(page, folder / NOTEBOOKS[1], 900)
+        page.locator(f"{VISIBLE} .jp-CodeCell .cm-content").first.click()
         page.keyboard.press("Control+End")
         page.keyboard.type("\nguard_alphas = None  # the learner's change")
-        _run_all(page, 900)
+        page.keyboard.press("Escape")
+        second = _run_all(page, folder / NOTEBOOKS[1], 900)
+        assert min(second) > max(first)   # every cell ran again, in the same kernel
     (run_dir,) = [p.parent.parent for p in Path(reports).glob("*/results/04_matryoshka.json")]
     second = json.loads((run_dir / "results" / "04_matryoshka-2.json").read_text())
     assert second["attempt"]["changed"] == {"guard_alphas": None}

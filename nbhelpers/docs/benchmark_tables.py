@@ -2,7 +2,8 @@
 notebook 03, and the tables built from the package's own constants."""
 from __future__ import annotations
 
-from nbhelpers.docs.markdown import number, percent_change, provenance_line, seconds, signed, table
+from nbhelpers.docs.markdown import (LEVEL_TITLES, boundary, number, percent_change, provenance_line,
+                                     seconds, signed, table)
 
 
 def _with_provenance(tables: dict[str, str], payload: dict) -> dict[str, str]:
@@ -99,11 +100,6 @@ def prepare_counts(payloads: list[dict]) -> dict[str, str]:
     return tables
 
 
-LEVEL_TITLES = {"same_occupation": "same occupation", "same_unit_group": "same unit group",
-                "same_minor_group": "same minor group", "same_sub_major": "same sub-major group",
-                "unrelated": "unrelated"}
-
-
 def _group_cells(row: dict) -> list[str]:
     if not row.get("groups"):
         return ["", ""]
@@ -165,7 +161,7 @@ def siamese_use_full(payloads: list[dict]) -> dict[str, str]:
     models += (f"\n\nTest Spearman gain of the chosen blend over the base: {_gain(gain)} "
                "(95 % interval, cluster bootstrap over held-out unit groups).")
     auc = table(["neighbouring levels (test pairs)", "base", "chosen"],
-                [[b.replace("<", " < ").replace("_", " "), number(v["base"]), number(v["chosen"])]
+                [[boundary(b), number(v["base"]), number(v["chosen"])]
                  for b, v in p["auc"].items()])
     return _with_provenance({"models": models, "auc": auc}, p)
 

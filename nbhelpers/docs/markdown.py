@@ -52,3 +52,15 @@ def provenance_line(provenance: dict) -> str:
     short = commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
     date = str(provenance.get("date", ""))[:10]
     return f"_Measured by `{provenance['command']}` at commit {short} on {where}, {date}._"
+
+
+#: How the docs name the graded pairs' levels.
+LEVEL_TITLES = {"same_occupation": "same occupation", "same_unit_group": "same unit group",
+                "same_minor_group": "same minor group", "same_sub_major": "same sub-major group",
+                "unrelated": "unrelated"}
+
+
+def boundary(metric: str) -> str:
+    """``same_sub_major<same_minor_group/auc`` as "same sub-major group < same minor group"."""
+    lower, upper = metric.removesuffix("/auc").split("<")
+    return f"{LEVEL_TITLES.get(lower, lower)} < {LEVEL_TITLES.get(upper, upper)}"

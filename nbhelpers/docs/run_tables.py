@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nbhelpers.docs.markdown import number, percent_change, provenance_line, seconds, signed, table
+from nbhelpers.docs.markdown import (boundary, number, percent_change, provenance_line, seconds,
+                                     signed, table)
 from nbhelpers.errors import InputError
 from nbhelpers.runs import MANIFEST, RESULTS_DIR
 
@@ -191,12 +192,15 @@ def _siamese(p: dict, records: pd.DataFrame) -> dict[str, str]:
     guard = extras["forgetting_guard"]
     sweep = {row["alpha"]: row for row in guard["sweep"]}
     alpha = guard["alpha"]
-    shown = [("`use-m3` base", guard["base"]), ("tuned (α = 1)", sweep.get(1.0)),
-             (f"chosen blend (α = {alpha:g})", sweep.get(alpha, guard["base"]))]
+    base_row = guard.get("base") or sweep[0.0]     # earlier results files kept the base apart
+    shown = [("`use-m3` base", base_row), ("tuned (α = 1)", sweep.get(1.0)),
+             (f"chosen blend (α = {alpha:g})", sweep.get(alpha, base_row))]
+    sts_key, sts_header = (("stsb_dev_spearman", "STS-B dev Spearman") if "stsb_dev_spearman" in base_row
+                           else ("stsb_dev_pearson", "STS-B dev Pearson (angular)"))
     rows = [[name, number(s["domain_val_spearman"], 5), number(s["domain_test_spearman"], 5),
-             number(s["stsb_dev_pearson"], 5)] for name, s in shown if s]
+             number(s[sts_key], 5)] for name, s in shown if s]
     gain = extras["test_gain"]
-    models = table(["model", "domain val Spearman", "domain test Spearman", "STS-B dev Pearson (angular)"],
+    models = table(["model", "domain val Spearman", "domain test Spearman", sts_header],
                    rows) + (f"\n\nTest Spearman gain of the chosen blend over the base: "
                             f"{signed(gain['gain'])}, 95 % interval {signed(gain['low'])} to "
                             f"{signed(gain['high'])} (cluster bootstrap over held-out unit groups).")
@@ -211,7 +215,7 @@ def _siamese(p: dict, records: pd.DataFrame) -> dict[str, str]:
     auc_rows = []
     for metric in dict.fromkeys(auc.metric):
         values = auc[auc.metric == metric].set_index("model").value
-        auc_rows.append([metric.removesuffix("/auc").replace("<", " < ").replace("_", " "),
+        auc_rows.append([boundary(metric),
                          number(values.get(base)), number(values.get(merged))])
     return {"siamese": models,
             "siamese-history": table(["epoch", "training loss", "validation loss"], history_rows),
