@@ -142,24 +142,31 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
     custom operations are on", "Could not find cuda drivers", "failed call to cuInit") do not
     land in a notebook's output as if something had failed. Python errors still raise."""
 
+    searching = False
+
     def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
+        if name != "tensorflow" or self.searching:
             return None
-        sys.meta_path.remove(self)       # one import only; the real finders do the finding
-        spec = importlib.util.find_spec(name)
+        self.searching = True            # the real finders do the finding
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.searching = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
+            spec.loader = _QuietLoader(spec.loader, self)
         return spec
 
 
 class _QuietLoader(importlib.abc.Loader):
-    def __init__(self, loader):
-        self.loader = loader
+    def __init__(self, loader, finder):
+        self.loader, self.finder = loader, finder
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
+        if self.finder in sys.meta_path:   # the one real import: later ones find it in sys.modules
+            sys.meta_path.remove(self.finder)
         with quiet_stderr():
             self.loader.exec_module(module)
             module.config.list_physical_devices()

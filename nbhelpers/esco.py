@@ -83,7 +83,20 @@ def load_esco(directory: str | Path | None = None) -> Taxonomy:
     grp_path = _find(folder, GROUP_FILES)
     groups = _load_groups(grp_path)
     occupations = _load_occupations(occ_path, set(groups.index))
+    _check_parents(grp_path, set(groups.index), occupations)
     return Taxonomy(occupations, groups, occ_path, grp_path)
+
+
+def _check_parents(path: Path, codes: set[str], occupations: pd.DataFrame) -> None:
+    """Every unit group of an occupation needs its major, sub-major and minor group in the
+    groups file: the graded pairs and every table by group read them."""
+    for code in sorted(set(occupations.isco_group)):
+        missing = [code[:n] for n in (1, 2, 3) if code[:n] not in codes]
+        if missing:
+            first = occupations.index[occupations.isco_group == code][0]
+            raise InputError(f"{path}: no ISCO-08 group {', '.join(missing)}, the parent group(s) of "
+                             f"unit group {code} (of occupation {first}); expected every major, "
+                             "sub-major and minor group above the occupations' unit groups")
 
 
 def _find(folder: Path, names: tuple[str, ...]) -> Path:
@@ -94,7 +107,12 @@ def _find(folder: Path, names: tuple[str, ...]) -> Path:
 
 
 def _read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """CSV records with the line number each starts on (records may span lines)."""
+    """CSV records with the line number each starts on (records may span lines), read strictly.
+
+    A file cut off inside a quoted field (an interrupted download), a row with fewer or more
+    fields than the header and a field over the csv module's size limit are each an
+    :class:`InputError` naming the file and line: partial data never loads as if complete.
+    """
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -104,16 +122,29 @@ def _read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[st
                          "expected a UTF-8 encoded CSV file as ESCO exports it") from None
     if not text.strip():
         raise InputError(f"{path}: file is empty; expected a header row and data rows")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-    rows, start = [], reader.line_num + 1
-    for record in reader:
-        if None in record:
-            raise InputError(f"{path}: line {start} has more fields than the header")
-        rows.append((start, record))
-        start = reader.line_num + 1
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows, start, header = [], 1, None
+    try:
+        for fields in reader:
+            if header is None:
+                header = fields
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise InputError(f"{path}: missing column(s) {missing}; found {header}")
+            elif fields:   # a blank line is no record
+                if len(fields) != len(header):
+                    raise InputError(f"{path}: line {start} has {len(fields)} field(s), the header "
+                                     f"{len(header)}; expected one value per column (a row cut short "
+                                     "or a stray comma?)")
+                rows.append((start, dict(zip(header, fields))))
+            start = reader.line_num + 1
+    except csv.Error as err:
+        limit = csv.field_size_limit()
+        reason = (f"a field is longer than the csv module's limit of {limit:,} characters"
+                  if "field larger than field limit" in str(err) else
+                  "the file ends inside a quoted field (is it cut off, e.g. an interrupted download?)"
+                  if "unexpected end of data" in str(err) else str(err))
+        raise InputError(f"{path}: line {start}: not a readable CSV record: {reason}") from None
     if not rows:
         raise InputError(f"{path}: has a header but no data rows")
     return rows

@@ -54,6 +54,9 @@ class Encoder:
         texts = _check_texts(texts)
         if kind not in ("document", "query"):
             raise InputError(f"kind={kind!r}: expected 'document' or 'query'")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
+            raise InputError(f"batch_size={batch_size!r}: expected a whole number >= 1 (or None)")
         size = batch_size or self.batch_size
         show = len(texts) >= PROGRESS_MIN_TEXTS if progress is None else progress
         starts = range(0, len(texts), size)
@@ -134,7 +137,10 @@ def folder_name(spec: str | Path) -> str:
 
 def resolve_model(spec: str | Path) -> Encoder:
     """Map a model spec (see the module docstring) to an :class:`Encoder`."""
-    text = str(spec)
+    text = str(spec).strip()
+    if not text:
+        raise InputError(f"model spec {spec!r} is empty; expected use-m3, minilm, a model folder "
+                         "or (online) a hub id such as BAAI/bge-base-en-v1.5")
     path = Path(text).expanduser()
     if text == "use-m3":
         from nbhelpers.use_savedmodel import use_m3_path
@@ -152,6 +158,10 @@ def resolve_model(spec: str | Path) -> Encoder:
         raise InputError(f"model folder {path} holds neither a SavedModel (saved_model.pb) "
                          "nor a sentence-transformers model (modules.json)")
     is_url = text.startswith(("http://", "https://"))
+    if not is_url and (text.startswith(("/", "./", "../", "~")) or path.parent.is_dir()
+                       and path.parent != Path(".")):
+        raise InputError(f"model folder {path} does not exist; expected a SavedModel folder "
+                         "(saved_model.pb) or a sentence-transformers folder")
     if is_url or _HUB_ID.match(text):
         if env.is_offline():
             raise InputError(f"model {text!r} must be downloaded, but the series is offline "
@@ -172,6 +182,12 @@ def _check_texts(texts) -> list[str]:
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise InputError(f"texts[{bad}] is {type(texts[bad]).__name__}, expected str")
+    for i, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InputError(f"texts[{i}]: character {err.start} ({text[err.start]!r}) is a lone "
+                             "surrogate, not text (a decoding error upstream?)") from None
     return texts
 
 

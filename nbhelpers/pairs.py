@@ -186,7 +186,8 @@ def retrieval_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]] | Non
     """(query, positive passage) rows: ``query_id, query, passage_id, passage``.
 
     Each occupation gets up to ``queries_per_occupation`` distinct queries, each a label
-    put into a template; the passage is the occupation's description (its id the URI).
+    put into a template; the passage is the occupation's description (its id the URI). An
+    occupation without a description has no passage to find and gets no rows.
     """
     if queries_per_occupation < 1:
         raise InputError(f"queries_per_occupation={queries_per_occupation}: expected >= 1")
@@ -198,6 +199,8 @@ def retrieval_pairs(taxonomy: Taxonomy, labels: dict[str, tuple[str, ...]] | Non
     occ = taxonomy.occupations
     rows, seen = [], set()
     for uri in sorted(labels):
+        if not occ.at[uri, "description"].strip():
+            continue
         options = [_article(t.format(label=label)) for label in labels[uri] for t in templates]
         count = 0
         for i in rng.permutation(len(options)):

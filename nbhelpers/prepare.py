@@ -66,6 +66,34 @@ class PrepareConfig:
                   "train_queries_per_occupation": 6, "scores": dict(FULL_SCORES)}
         return cls(**{**preset, **changes})
 
+    def validate(self) -> PrepareConfig:
+        """Check the settings' types and ranges before any data is read; names the parameter."""
+        def whole(name, value, minimum=1, optional=False):
+            if optional and value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise InputError(f"{name}={value!r}: expected a whole number >= {minimum}"
+                                 + (" or None" if optional else ""))
+
+        whole("seed", self.seed, 0)
+        whole("pairs_per_level", self.pairs_per_level)
+        whole("queries_per_occupation", self.queries_per_occupation)
+        whole("train_pairs_per_level", self.train_pairs_per_level, optional=True)
+        whole("train_queries_per_occupation", self.train_queries_per_occupation, optional=True)
+        whole("qa_chunk_size", self.qa_chunk_size, 50)
+        whole("qa_overlap", self.qa_overlap, 0)
+        fractions = list(self.fractions) if isinstance(self.fractions, (list, tuple)) else None
+        if not fractions or len(fractions) != 3 or not all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f < 1 for f in fractions) \
+                or abs(sum(fractions) - 1) > 1e-6:
+            raise InputError(f"fractions={self.fractions!r}: expected three shares of the occupations "
+                             "(train, validation, test), each between 0 and 1, adding up to 1")
+        if not isinstance(self.hold_out_groups, bool):
+            raise InputError(f"hold_out_groups={self.hold_out_groups!r}: expected true or false")
+        if self.qa_method not in ("inverse-cloze", "llm"):
+            raise InputError(f"qa_method={self.qa_method!r}: expected 'inverse-cloze' or 'llm'")
+        return self
+
 
 @dataclass
 class Prepared:
@@ -94,12 +122,16 @@ class Prepared:
             "pairs": {s: p.level.value_counts().reindex(pairs_mod.LEVELS, fill_value=0).to_dict()
                       for s, p in self.pairs.items()},
             "retrieval_pairs": {s: len(r) for s, r in self.retrieval.items()},
+            **({"occupations_without_description": {
+                s: int(((self.occupations.split == s) & ~self.occupations.has_description).sum())
+                for s in SPLITS}} if "has_description" in self.occupations else {}),
             "qa_pairs": 0 if self.qa is None else len(self.qa),
         }
 
 
 def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared, Split]:
     """Split the taxonomy and build every dataset in memory."""
+    config.validate()
     split = split_occupations(taxonomy, config.fractions, hold_out_groups=config.hold_out_groups,
                               seed=config.seed)
     graded, retrieval = {}, {}
@@ -118,6 +150,8 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
     occupations = taxonomy.occupations.loc[list(split_of), ["uri", "preferred_label",
                                                             "isco_group"]].copy()
     occupations["split"] = occupations.uri.map(split_of)
+    occupations["has_description"] = taxonomy.occupations.description.loc[occupations.uri].str.strip().ne("")
+    _check_descriptions(taxonomy, occupations)
     qa = None
     if config.docs_dir:
         from nbhelpers.documents import documents_to_qa_pairs
@@ -129,6 +163,26 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
         # Named columns even when no pair came out, so the saved file reads back as empty.
         qa = pd.DataFrame(generated.pairs, columns=[*RETRIEVAL_COLUMNS, "source"])
     return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa), split
+
+
+#: The share of occupations that must have a description for retrieval to mean anything.
+MIN_DESCRIBED = 0.5
+
+
+def _check_descriptions(taxonomy: Taxonomy, occupations: pd.DataFrame) -> None:
+    """Occupations without a description give no retrieval pairs and no passage (they are
+    counted in ``Prepared.counts``); a split with none, or a taxonomy where fewer than half
+    have one, is an error naming the column."""
+    blank = ~occupations.has_description.to_numpy()
+    for split in SPLITS:
+        in_split = (occupations.split == split).to_numpy()
+        if in_split.any() and blank[in_split].all():
+            raise InputError(f"{taxonomy.occupations_file}: column 'description' is blank for every "
+                             f"occupation of the {split} split; retrieval needs descriptions as passages")
+    if blank.mean() > 1 - MIN_DESCRIBED:
+        raise InputError(f"{taxonomy.occupations_file}: column 'description' is blank for "
+                         f"{int(blank.sum()):,} of {len(blank):,} occupations; retrieval needs a "
+                         f"description for at least {MIN_DESCRIBED:.0%} of them")
 
 
 def _per_split(config: PrepareConfig, name: str) -> dict[str, int]:
@@ -201,8 +255,11 @@ def load_prepared(run_dir: str | Path) -> Prepared:
         raise InputError(f"{folder} not found: {run_dir} holds no datasets. Run notebook 01 "
                          f"(data preparation) there first, with run_dir={str(run_dir)!r}")
     qa_path = folder / "qa_pairs.csv"
+    occupations = read_checked_csv(folder / "occupations.csv", ("uri", "isco_group", "split"))
+    if "has_description" in occupations:
+        occupations["has_description"] = occupations.has_description.eq("True")
     return Prepared(
-        occupations=read_checked_csv(folder / "occupations.csv", ("uri", "isco_group", "split")),
+        occupations=occupations,
         pairs={s: load_pairs(folder / f"pairs_{s}.csv") for s in SPLITS},
         retrieval={s: read_checked_csv(folder / f"retrieval_{s}.csv", RETRIEVAL_COLUMNS)
                    for s in SPLITS},

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from nbhelpers.errors import InputError
 from nbhelpers.runs import DATA_DIR, MANIFEST, RESULTS_DIR, write_bytes_atomic, write_text_atomic
 
 REPORT_DIR = "report"
@@ -94,16 +93,10 @@ def write_report(run_dir: str | Path, series: list[str]) -> Path:
 
 
 def _read_manifest(run_dir: Path) -> dict:
+    from nbhelpers.runs import read_manifest
+
     path = run_dir / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err}); the report needs the run's manifest") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: expected a JSON object, found {type(manifest).__name__}")
-    return manifest
+    return read_manifest(path) if path.exists() else {}
 
 
 def _header(run_dir: Path, invocation: dict, statuses: list[dict]) -> str:

@@ -17,8 +17,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import yaml
-
 from nbhelpers.env import is_offline
 from nbhelpers.errors import InputError
 from nbhelpers.paths import project_root
@@ -99,11 +97,9 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
                          "never overwritten: continue with the notebooks after them (--from, "
                          "--only) or start a new run (--run-id)")
     executed = []
-    unused = set(overrides or {})
     for index, path in enumerate(paths, start=1):
         declared = set(pm.inspect_notebook(str(path)))
         params = parameters_for(declared, run_dir, profile, overrides or {}, path.name[:2])
-        unused -= set(params)
         output = run_dir / path.name
         print(f"[{index}/{len(paths)}] {path.name} -> {output}", flush=True)
         start = time.perf_counter()
@@ -120,8 +116,6 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
         export_html(output)
         print(f"    {seconds:.0f} s, peak memory {memory.peak_mb:.0f} MB", flush=True)
         executed.append(output)
-    if unused:
-        print(f"warning: no notebook declares parameter(s) {sorted(unused)}", file=sys.stderr)
     return executed
 
 
@@ -152,11 +146,21 @@ def _parse_args(argv):
 
 
 def _parse_parameter(name: str, value: str) -> tuple[str, object]:
-    try:
-        return name, yaml.safe_load(value)
-    except yaml.YAMLError as err:
-        raise InputError(f"-p {name} {value!r}: expected a YAML value such as 3, 0.5, true, null, "
-                         f"[1, 2] or text ({str(err).splitlines()[0]})") from None
+    from nbhelpers.values import read_yaml
+
+    return name, read_yaml(value, f"-p {name} {value!r}")
+
+
+def check_parameter_names(paths: list[Path], overrides: dict) -> None:
+    """Refuse, before anything runs, a ``-p`` name that no selected notebook declares."""
+    import papermill as pm
+
+    declared = set().union(*(pm.inspect_notebook(str(p)) for p in paths)) if paths else set()
+    unknown = sorted(set(overrides) - declared)
+    if unknown:
+        raise InputError(f"-p {', '.join(unknown)}: no notebook of this run "
+                         f"({', '.join(p.name[:2] for p in paths)}) declares it; their parameters: "
+                         f"{', '.join(sorted(declared - {'run_dir', 'profile'}))}")
 
 
 def main(argv=None) -> int:
@@ -164,7 +168,11 @@ def main(argv=None) -> int:
     try:
         overrides = dict(_parse_parameter(name, value) for name, value in args.parameter)
         paths = select(notebooks(), args.only, args.start)
+        check_parameter_names(paths, overrides)
         if args.run_dir:
+            if args.run_dir.is_file():
+                raise InputError(f"--run-dir {args.run_dir} is a file; expected a run folder "
+                                 "(reports/<run-id>) that an earlier run wrote")
             if not args.run_dir.is_dir():
                 raise InputError(f"--run-dir {args.run_dir} does not exist: it continues an "
                                  f"earlier run; name a new run with --run-id "

@@ -65,7 +65,22 @@ def latest_run_dir(root: str | Path | None = None, require: str = DATA_DIR) -> P
 def finished_steps(run_dir: str | Path) -> set[str]:
     """The steps the run's manifest records (a step is recorded once it has finished)."""
     path = Path(run_dir) / MANIFEST
-    return set(json.loads(path.read_text())["steps"]) if path.exists() else set()
+    return set(read_manifest(path)["steps"]) if path.exists() else set()
+
+
+def read_manifest(path: Path) -> dict:
+    """A run's manifest, checked; a damaged one is an error that names it and the way out."""
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+        problem = None if isinstance(manifest, dict) and isinstance(manifest.get("steps"), dict) \
+            else "expected a JSON object with a 'steps' mapping"
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        problem = f"not valid JSON ({err})"
+    if problem:
+        raise InputError(f"{path}: the run's manifest is damaged: {problem}. The run folder's data, "
+                         "results and models are untouched: start a new run (--run-id), or move the "
+                         "manifest aside to continue this run without its record of earlier steps")
+    return manifest
 
 
 @contextmanager
@@ -151,7 +166,7 @@ def record_invocation(run_dir: Path, **entry) -> dict:
 
 def _update_manifest(run_dir: Path, change) -> dict:
     path = Path(run_dir) / MANIFEST
-    manifest = json.loads(path.read_text()) if path.exists() else {
+    manifest = read_manifest(path) if path.exists() else {
         "run_dir": str(Path(run_dir).resolve()), "created": _now(), "steps": {},
         "packages": package_versions(), "platform": platform.platform()}
     change(manifest)

@@ -77,3 +77,16 @@ def test_tensorflow_hub_import_no_longer_warns_about_pkg_resources():
     bare = subprocess.run([sys.executable, "-c", code.replace("import nbhelpers; ", "")],
                           capture_output=True, text=True, check=True)
     assert "pkg_resources is deprecated" in bare.stderr   # the warning the filter is for
+
+
+def test_tensorflows_start_up_lines_stay_out_of_the_output():
+    """Importing TensorFlow after nbhelpers (also through a library that first only looks for it)
+    writes none of the C++ runtime's start-up lines, and a model still loads and encodes."""
+    code = ("import importlib.util, nbhelpers; importlib.util.find_spec('tensorflow'); "
+            "import tensorflow as tf; from nbhelpers.models import resolve_model; "
+            "print(resolve_model('use-m3').encode(['nurse']).shape)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert out.stdout.strip() == "(1, 512)"
+    for line in ("oneDNN custom operations", "cuda drivers", "cuInit", "absl::InitializeLog"):
+        assert line not in out.stderr, out.stderr

@@ -33,7 +33,10 @@ def test_real_export_loads_through_the_same_function(full_esco):
     assert first.preferred_label and len(first.alt_labels) > 0 and len(first.isco_group) == 4
 
 
-def _write(folder, occupations, groups="code,preferredLabel\n2,Professionals\n2511,Systems analysts\n"):
+GROUPS = "code,preferredLabel\n2,Professionals\n25,ICT\n251,Developers\n2511,Systems analysts\n"
+
+
+def _write(folder, occupations, groups=GROUPS):
     folder.mkdir(exist_ok=True)
     (folder / "isco_groups.csv").write_text(groups, encoding="utf-8")
     if isinstance(occupations, bytes):
@@ -62,6 +65,12 @@ def test_alt_labels_are_newline_separated_and_quoted_records_span_lines(tmp_path
     (HEADER, "no data rows"),
     (HEADER + GOOD + "u2,2511,,,Nothing.\n", "line 4: empty preferredLabel for u2"),
     (HEADER.encode() + "u1,2511,caf\xe9 keeper,,Runs a caf\xe9.\n".encode("latin-1"), "line 2 (byte"),
+    (HEADER + GOOD + 'u2,2511,analyst,,"Reads data and wri', "line 4: not a readable CSV record: the file "
+     "ends inside a quoted field (is it cut off"),
+    (HEADER + GOOD + "u2,2511,analyst\n", "line 4 has 3 field(s), the header 5"),
+    (HEADER + GOOD + "u2,2511,analyst,,Reads.,extra\n", "line 4 has 6 field(s), the header 5"),
+    (HEADER + f"u1,2511,analyst,,{'x' * 200_000}\n", "line 2: not a readable CSV record: a field is "
+     "longer than the csv module's limit of 131,072 characters"),
 ])
 def test_bad_input_names_file_and_row(tmp_path, content, message):
     folder = _write(tmp_path / "bad", content)
@@ -78,6 +87,26 @@ def test_missing_folder_and_missing_file(tmp_path):
     (tmp_path / "only_groups" / "isco_groups.csv").write_text("code,preferredLabel\n2,P\n")
     with pytest.raises(InputError, match="no occupations_en.csv or occupations.csv found"):
         load_esco(tmp_path / "only_groups")
+
+
+def test_a_groups_file_without_the_parent_groups_is_refused_at_load_time(tmp_path):
+    folder = _write(tmp_path / "p", HEADER + GOOD, groups="code,preferredLabel\n2,P\n2511,Systems analysts\n")
+    with pytest.raises(InputError, match=r"isco_groups.csv: no ISCO-08 group 25, 251, the parent group\(s\) "
+                                         r"of unit group 2511 \(of occupation u1\)"):
+        load_esco(folder)
+
+
+def test_a_truncated_export_is_refused_not_loaded_in_part(full_esco, esco_dir, tmp_path):
+    """An interrupted download (the first 1.4 MB of the real export) must not load as fewer
+    occupations."""
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "occupations_en.csv").write_bytes((esco_dir / "occupations_en.csv").read_bytes()[:1_400_000])
+    (cut / "ISCOGroups_en.csv").write_bytes((esco_dir / "ISCOGroups_en.csv").read_bytes())
+    with pytest.raises(InputError, match=r"occupations_en.csv: line \d+: not a readable CSV record: the "
+                                         r"file ends inside a quoted field"):
+        load_esco(cut)
+    assert len(full_esco.occupations) == 2942
 
 
 def test_bad_group_code(tmp_path):

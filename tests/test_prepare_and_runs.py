@@ -6,8 +6,9 @@ import pytest
 
 from nbhelpers import runs
 from nbhelpers.errors import InputError
-from nbhelpers.prepare import (RETRIEVAL_COLUMNS, PrepareConfig, load_pairs, load_prepared, open_run,
-                               prepare_datasets)
+from nbhelpers.esco import load_esco
+from nbhelpers.prepare import (RETRIEVAL_COLUMNS, PrepareConfig, build_datasets, load_pairs, load_prepared,
+                               open_run, prepare_datasets)
 from nbhelpers.splits import SPLITS
 
 
@@ -152,3 +153,27 @@ def test_manifest_keeps_the_first_steps_versions_and_notes_changed_ones(tmp_path
     assert manifest["packages"]["pandas"] == pd.__version__
     assert manifest["steps"]["03_z"]["packages"]["pandas"] == "9.9"
     assert set(manifest["steps"]) == {"01_x", "02_y", "03_z"}
+
+
+def test_occupations_without_a_description_give_no_retrieval_pairs_and_are_counted(tmp_path, sample):
+    import shutil
+
+    from nbhelpers.esco import sample_dir
+
+    folder = tmp_path / "esco"
+    shutil.copytree(sample_dir(), folder)
+    occupations = pd.read_csv(folder / "occupations.csv", dtype=str, keep_default_na=False)
+    blank = occupations.conceptUri.iloc[::10]          # every tenth occupation loses its description
+    occupations.loc[occupations.conceptUri.isin(blank), "description"] = "  "
+    occupations.to_csv(folder / "occupations.csv", index=False)
+    prepared, _ = build_datasets(load_esco(folder), PrepareConfig(esco_dir=str(folder)))
+    passages = {p for frame in prepared.retrieval.values() for p in frame.passage}
+    assert "" not in {p.strip() for p in passages}
+    assert not set(blank) & {i for frame in prepared.retrieval.values() for i in frame.passage_id}
+    counts = prepared.counts()["occupations_without_description"]
+    assert sum(counts.values()) == len(set(blank) & set(prepared.occupations.uri))
+
+    occupations.loc[occupations.index[: len(occupations) * 2 // 3], "description"] = ""
+    occupations.to_csv(folder / "occupations.csv", index=False)
+    with pytest.raises(InputError, match=r"occupations.csv: column 'description' is blank for"):
+        build_datasets(load_esco(folder), PrepareConfig(esco_dir=str(folder)))

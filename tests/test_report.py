@@ -56,7 +56,7 @@ def test_a_run_that_stopped_part_way_still_renders_and_marks_what_is_missing(tmp
 
 def test_a_damaged_manifest_is_named(tmp_path):
     (tmp_path / "manifest.json").write_text("[]")
-    with pytest.raises(ValueError, match="manifest.json: expected a JSON object"):
+    with pytest.raises(ValueError, match="manifest.json: the run.s manifest is damaged: expected a JSON"):
         write_report(tmp_path, SERIES)
 
 

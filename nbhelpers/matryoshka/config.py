@@ -220,13 +220,16 @@ def read_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: config file not found")
-    import yaml
+    from nbhelpers.values import read_yaml
 
     text = path.read_text(encoding="utf-8")
-    try:
-        values = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise InputError(f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'} ({err})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        values = read_yaml(text, str(path))   # 1e-5 arrives as a number, as Python writes it
+    else:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}: not valid JSON ({err})") from None
     if values is not None and not isinstance(values, dict):
         raise InputError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
     return dict(values or {})
