@@ -60,6 +60,11 @@ class QAResult:
     pairs: list[dict[str, str]]  # keys: query_id, query, passage_id, passage, source
     skipped: dict[str, int]  # reason -> number of chunks (or files) skipped
     n_chunks: int
+    failures: list[dict[str, str]] = field(default_factory=list)  # chunk, reason, message (LLM)
+
+
+#: Connection failures or timeouts in a row after which the LLM endpoint counts as unreachable.
+UNREACHABLE_AFTER = 3
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -328,18 +333,37 @@ def _inverse_cloze(chunks: list[Chunk], seed: int,
 
 
 def _llm(chunks: list[Chunk], generator: LLMQuestionGenerator, skipped: dict[str, int],
-         progress: bool) -> list[dict[str, str]]:
-    pairs = []
-    for chunk in tqdm(chunks, desc="LLM questions", unit="chunk", disable=not progress):
+         failures: list[dict[str, str]], progress: bool, max_failed_share: float) -> list[dict[str, str]]:
+    """Questions for every chunk. A chunk that fails is skipped and recorded; the endpoint not
+    answering ``UNREACHABLE_AFTER`` times in a row, every chunk failing, or more than
+    ``max_failed_share`` of them failing stops with an error: no run succeeds on a silent
+    fraction of its data."""
+    pairs, in_a_row = [], 0
+    for index, chunk in enumerate(tqdm(chunks, desc="LLM questions", unit="chunk", disable=not progress)):
         try:
             questions = generator.questions(chunk.text)
         except LLMFailure as failure:
             skipped[failure.reason] += 1
+            failures.append({"chunk": chunk.id, "reason": failure.reason, "message": str(failure)})
             logger.warning("skipping chunk %s: %s", chunk.id, failure)
+            in_a_row = in_a_row + 1 if failure.reason in ("timeout", "connection_error") else 0
+            if in_a_row >= UNREACHABLE_AFTER:
+                raise InputError(f"the LLM endpoint {generator.base_url} did not answer {in_a_row} chunks "
+                                 f"in a row (last: {failure}); stopped after {index + 1} of "
+                                 f"{len(chunks)} chunks. Check OPENAI_BASE_URL and that the server "
+                                 "runs, or use qa_method='inverse-cloze'") from None
             continue
+        in_a_row = 0
         pairs.extend({"query_id": f"{chunk.id}/q{k}", "query": q, "passage_id": chunk.id,
                       "passage": chunk.text, "source": chunk.source}
                      for k, q in enumerate(questions))
+    if chunks and len(failures) == len(chunks):
+        raise InputError(f"the LLM endpoint {generator.base_url} failed for every chunk "
+                         f"({len(chunks)}; first: {failures[0]['message']})")
+    if chunks and len(failures) / len(chunks) > max_failed_share:
+        raise InputError(f"the LLM endpoint {generator.base_url} failed for {len(failures)} of "
+                         f"{len(chunks)} chunks, more than qa_max_failed_share={max_failed_share}; "
+                         f"reasons: { {k: v for k, v in skipped.items() if v} }")
     return pairs
 
 
@@ -359,10 +383,11 @@ def _generator_for(method: str, llm_options: dict) -> LLMQuestionGenerator | Non
 
 
 def generate_qa_pairs(chunks: Iterable[Chunk], method: str = "inverse-cloze", seed: int = 0,
-                      progress: bool = True, **llm_options) -> QAResult:
+                      progress: bool = True, max_failed_share: float = 0.5, **llm_options) -> QAResult:
     """(query, passage) pairs per chunk; ``llm_options`` go to LLMQuestionGenerator.
 
-    ``seed`` drives the inverse-cloze sentence choice; ``progress`` shows a bar for the LLM.
+    ``seed`` drives the inverse-cloze sentence choice; ``progress`` shows a bar for the LLM;
+    ``max_failed_share`` is the share of chunks the LLM may fail on before the run stops.
     """
     chunks = list(chunks)
     generator = _generator_for(method, llm_options)
@@ -370,16 +395,19 @@ def generate_qa_pairs(chunks: Iterable[Chunk], method: str = "inverse-cloze", se
         skipped = {"single_sentence": 0, "query_in_passage": 0}
         return QAResult(_inverse_cloze(chunks, seed, skipped), skipped, len(chunks))
     skipped = {"timeout": 0, "http_error": 0, "connection_error": 0, "malformed": 0}
-    return QAResult(_llm(chunks, generator, skipped, progress), skipped, len(chunks))
+    failures: list[dict[str, str]] = []
+    pairs = _llm(chunks, generator, skipped, failures, progress, max_failed_share)
+    return QAResult(pairs, skipped, len(chunks), failures)
 
 
 def documents_to_qa_pairs(folder: str | Path, chunk_size: int = 1000, overlap: int = 1,
                           method: str = "inverse-cloze", seed: int = 0, progress: bool = True,
-                          **llm_options) -> QAResult:
+                          max_failed_share: float = 0.5, **llm_options) -> QAResult:
     """Read ``folder``, chunk it and generate QA pairs; empty files are counted in ``skipped``."""
     _generator_for(method, llm_options)  # fail on a bad method or option before reading files
     corpus = read_documents(folder)
     chunks = chunk_documents(corpus.documents, chunk_size=chunk_size, overlap=overlap)
-    result = generate_qa_pairs(chunks, method=method, seed=seed, progress=progress, **llm_options)
+    result = generate_qa_pairs(chunks, method=method, seed=seed, progress=progress,
+                               max_failed_share=max_failed_share, **llm_options)
     result.skipped["empty_file"] = len(corpus.empty_files)
     return result

@@ -51,6 +51,7 @@ class PrepareConfig:
     qa_method: str = "inverse-cloze"     # or "llm" (OpenAI-compatible endpoint)
     qa_chunk_size: int = 400
     qa_overlap: int = 1
+    qa_max_failed_share: float = 0.5     # llm: the share of chunks that may fail before the run stops
 
     @classmethod
     def full(cls, **changes) -> PrepareConfig:
@@ -92,6 +93,9 @@ class PrepareConfig:
             raise InputError(f"hold_out_groups={self.hold_out_groups!r}: expected true or false")
         if self.qa_method not in ("inverse-cloze", "llm"):
             raise InputError(f"qa_method={self.qa_method!r}: expected 'inverse-cloze' or 'llm'")
+        share = self.qa_max_failed_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise InputError(f"qa_max_failed_share={share!r}: expected a share between 0 and 1")
         return self
 
 
@@ -103,6 +107,7 @@ class Prepared:
     pairs: dict[str, pd.DataFrame]            # split -> graded pairs
     retrieval: dict[str, pd.DataFrame]        # split -> (query, passage) pairs
     qa: pd.DataFrame | None = None            # (query, passage) pairs from documents
+    qa_report: dict | None = None             # chunks, skipped chunks by reason, failures
 
     def ir(self, split: str = "test", distractors: bool = True):
         """``(queries, corpus, relevant_docs)`` for a split's retrieval evaluation.
@@ -152,17 +157,21 @@ def build_datasets(taxonomy: Taxonomy, config: PrepareConfig) -> tuple[Prepared,
     occupations["split"] = occupations.uri.map(split_of)
     occupations["has_description"] = taxonomy.occupations.description.loc[occupations.uri].str.strip().ne("")
     _check_descriptions(taxonomy, occupations)
-    qa = None
+    qa = qa_report = None
     if config.docs_dir:
         from nbhelpers.documents import documents_to_qa_pairs
 
         folder = sample_docs_dir() if config.docs_dir == "sample" else config.docs_dir
         generated = documents_to_qa_pairs(
             folder, chunk_size=config.qa_chunk_size, overlap=config.qa_overlap,
-            method=config.qa_method, seed=config.seed, progress=config.qa_method == "llm")
+            method=config.qa_method, seed=config.seed, progress=config.qa_method == "llm",
+            max_failed_share=config.qa_max_failed_share)
         # Named columns even when no pair came out, so the saved file reads back as empty.
         qa = pd.DataFrame(generated.pairs, columns=[*RETRIEVAL_COLUMNS, "source"])
-    return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa), split
+        qa_report = {"chunks": generated.n_chunks, "skipped": generated.skipped,
+                     "failures": generated.failures}
+    return Prepared(occupations.reset_index(drop=True), graded, retrieval, qa,
+                    qa_report if config.docs_dir else None), split
 
 
 #: The share of occupations that must have a description for retrieval to mean anything.
@@ -220,7 +229,7 @@ def save_prepared(run_dir: str | Path, prepared: Prepared, taxonomy: Taxonomy,
     record_step(
         run_dir, STEP, parameters=asdict(config),
         inputs={str(p): sha256(p) for p in (taxonomy.occupations_file, taxonomy.groups_file)},
-        source=taxonomy.summary(), counts=prepared.counts(),
+        source=taxonomy.summary(), counts=prepared.counts(), qa_report=prepared.qa_report,
         outputs={p.name: sha256(p) for p in sorted(final.iterdir())},
         seconds=None if seconds is None else round(seconds, 2))
     return final

@@ -338,7 +338,7 @@ def test_llm_counts_every_failure_mode_and_never_leaks_the_key(llm_server, caplo
 
     result = generate_qa_pairs(_marked(*markers), method="llm", base_url=base_url + "/",
                                model="tiny", api_key=KEY, n_questions=2, timeout=0.5,
-                               progress=False)
+                               progress=False, max_failed_share=1.0)
 
     assert result.skipped == {"timeout": 1, "http_error": 1, "connection_error": 0, "malformed": 5}
     assert result.n_chunks == len(markers)
@@ -361,6 +361,11 @@ def test_llm_counts_every_failure_mode_and_never_leaks_the_key(llm_server, caplo
     assert any("notes.md#2" in w and "0.5 s" in w for w in warnings)
     assert KEY not in caplog.text
     assert KEY not in repr(result)
+    assert [(f["chunk"], f["reason"]) for f in result.failures][:3] == [
+        ("notes.md#2", "timeout"), ("notes.md#3", "malformed"), ("notes.md#4", "malformed")]
+    with pytest.raises(InputError, match=r"failed for 7 of 9 chunks, more than qa_max_failed_share=0.5"):
+        generate_qa_pairs(_marked(*markers), method="llm", base_url=base_url, model="tiny",
+                          timeout=0.5, progress=False)
 
 
 def test_generator_repr_and_errors_hide_the_key(llm_server):
@@ -373,17 +378,24 @@ def test_generator_repr_and_errors_hide_the_key(llm_server):
     assert KEY not in str(failure.value) and "***" in str(failure.value)
 
 
-def test_connection_refused_is_counted_not_raised(llm_server, caplog):
+def test_an_endpoint_that_never_answers_stops_the_run_early_and_says_so(llm_server, caplog):
     with socket.socket() as sock:  # a port that was free a moment ago and now has no listener
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = generate_qa_pairs(_marked("GOOD"), method="llm", model="tiny",
-                               base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY,
-                               retries=1, retry_delay=0, progress=False)
-    assert result.pairs == []
-    assert result.skipped["connection_error"] == 1
-    assert "cannot reach" in caplog.text and "notes.md#0" in caplog.text
+    with pytest.raises(InputError, match=r"did not answer 3 chunks in a row .*cannot reach.* stopped "
+                                         r"after 3 of 5 chunks. Check OPENAI_BASE_URL"):
+        generate_qa_pairs(_marked(*["GOOD"] * 5), method="llm", model="tiny",
+                          base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY,
+                          retries=1, retry_delay=0, progress=False)
+    assert "notes.md#0" in caplog.text and "notes.md#3" not in caplog.text
     assert KEY not in caplog.text
+
+
+def test_every_chunk_failing_is_an_error(llm_server):
+    base_url, _ = llm_server
+    with pytest.raises(InputError, match=r"failed for every chunk \(2; first: HTTP 500"):
+        generate_qa_pairs(_marked("ERROR500", "ERROR500"), method="llm", base_url=base_url,
+                          model="tiny", progress=False)
 
 
 def test_retry_recovers_from_a_transient_error(llm_server):
@@ -427,3 +439,22 @@ def test_parse_questions_truncates_to_n():
     assert parse_questions(_completion('["a?", " b? ", "c?"]'), 2) == ["a?", "b?"]
     with pytest.raises(LLMFailure, match="non-empty strings"):
         parse_questions(_completion("[]"), 1)
+
+
+def test_the_manifest_records_which_chunks_the_llm_skipped_and_why(llm_server, tmp_path, monkeypatch):
+    from nbhelpers.prepare import PrepareConfig, prepare_datasets
+
+    base_url, _ = llm_server
+    monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+    monkeypatch.setenv("OPENAI_MODEL", "tiny")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, marker in (("a", "GOOD"), ("b", "GOOD"), ("c", "GOOD"), ("d", "ERROR500")):
+        (docs / f"{name}.md").write_text(f"Nurses care for patients MARK_{marker}. They work shifts.\n")
+    prepare_datasets(tmp_path / "run", PrepareConfig(docs_dir=str(docs), qa_method="llm",
+                                                     pairs_per_level=5))
+    step = json.loads((tmp_path / "run" / "manifest.json").read_text())["steps"]["01_data_preparation"]
+    report = step["qa_report"]
+    assert report["chunks"] == 4 and report["skipped"]["http_error"] == 1
+    assert [(f["chunk"].split("#")[0], f["reason"]) for f in report["failures"]] == [("d.md", "http_error")]
+    assert step["counts"]["qa_pairs"] == 3
