@@ -78,19 +78,30 @@ class Exercise:
         return {**record, "figures": figures, "seconds": round(seconds, 1)}
 
 
+def compared(new: float, old: float, what: str, tolerance: float = 0.01) -> str:
+    """A sentence that says which way ``new`` went against ``old`` (by more than ``tolerance``)."""
+    if new > old + tolerance:
+        return f"{what} rose by {new - old:.3f}"
+    if new < old - tolerance:
+        return f"{what} fell by {old - new:.3f}"
+    return f"{what} stayed within {tolerance} ({new - old:+.3f})"
+
+
 def _nb03(first, changed):
     m0, m1 = tuned(first, "merged"), tuned(changed, "merged")
     g0, g1 = first["forgetting_guard"], changed["forgetting_guard"]
     sweep0 = {r["alpha"]: r for r in g0["sweep"]}
     sweep1 = {r["alpha"]: r for r in g1["sweep"]}
-    return {"gain": first["test_gain"]["gain"], "changed_gain": changed["test_gain"]["gain"],
-            "alpha": g0["alpha"], "changed_alpha": g1["alpha"],
-            "chosen": value(first, m0, "esco-pairs", "spearman"),
-            "changed_chosen": value(changed, m1, "esco-pairs", "spearman"),
-            "seconds": first["training"]["seconds"], "changed_seconds": changed["training"]["seconds"],
-            "sts_tuned": sweep0[1.0]["stsb_dev_spearman"],
-            "changed_sts_tuned": sweep1[1.0]["stsb_dev_spearman"],
-            "sts_base": sweep0[0.0]["stsb_dev_spearman"]}
+    figures = {"gain": first["test_gain"]["gain"], "changed_gain": changed["test_gain"]["gain"],
+               "alpha": g0["alpha"], "changed_alpha": g1["alpha"],
+               "chosen": value(first, m0, "esco-pairs", "spearman"),
+               "changed_chosen": value(changed, m1, "esco-pairs", "spearman"),
+               "seconds": first["training"]["seconds"], "changed_seconds": changed["training"]["seconds"],
+               "sts_tuned": sweep0[1.0]["stsb_dev_spearman"],
+               "changed_sts_tuned": sweep1[1.0]["stsb_dev_spearman"],
+               "sts_base": sweep0[0.0]["stsb_dev_spearman"]}
+    figures["gain_verdict"] = compared(figures["changed_gain"], figures["gain"], "the gain", 0.005)
+    return figures
 
 
 def _nb04(first, changed):
@@ -105,17 +116,21 @@ def _nb04(first, changed):
                    changed_alpha=guard["alpha"] if guard else 1.0,
                    changed_sweep=", ".join(f"α {r['alpha']:g}: {r[key]:.3f}" for r in guard["sweep"])
                    if guard else "")
+    figures["verdict_64"] = compared(figures["changed_64"], figures["tuned_64"], "at 64 dimensions nDCG@10")
+    figures["verdict_384"] = compared(figures["changed_384"], figures["tuned_384"], "at 384 it")
     return figures
 
 
+QUICK_SIZE = ("At the quick size (512 training rows, one epoch) a change shows only what it does to "
+              "a short run; the full profile trains on the whole training split of the ESCO export.")
+
 EXERCISES = [
     Exercise("01", "Split by occupation instead of by unit group", {"hold_out_groups": False},
-             "the split plot of section 2 and, below, which test occupations share a unit group "
-             "with training",
+             "the split plot of section 2 and which test occupations share a unit group with training",
              "Held out by unit group, {before} test occupations share a unit group with training "
              "occupations; split by occupation, {after} of {test} do.",
-             "A test that shares unit groups with training measures memory of nearly seen jobs, "
-             "so every later score rises without the model generalising any better.",
+             "A test that shares unit groups with training asks about nearly seen jobs, so its scores "
+             "say less about occupations the model has never met.",
              lambda first, changed: {"before": shared_groups(first), "after": shared_groups(changed),
                                      "test": int((occupations(changed).split == "test").sum())}),
     Exercise("01", "Cut documents into smaller chunks", {"qa_chunk_size": 200},
@@ -123,67 +138,69 @@ EXERCISES = [
              "The two sample pages give {before} QA pairs at 400 characters per chunk and {after} "
              "at 200.",
              "Smaller chunks give more (question, passage) pairs, each passage with less context "
-             "to answer its question from.",
+             "around the question's answer.",
              lambda first, changed: {"before": counts(first)["qa_pairs"],
                                      "after": counts(changed)["qa_pairs"]}),
     Exercise("02", "Cut the vectors further", {"dims": [256, 64, 32]},
              "the retrieval table and the nDCG@10 plot of section 5",
              "nDCG@10 of minilm falls from {m64:.3f} at 64 dimensions to {m32:.3f} at 32; use-m3 "
              "from {u64:.3f} to {u32:.3f}.",
-             "Neither model was trained to keep its quality in its first components; notebook 04 "
-             "trains minilm to do so.",
+             "Neither model was trained to keep its meaning in its first components; notebook 04 "
+             "trains minilm with that aim.",
              lambda first, changed: {"m64": value(changed, "minilm", "esco-retrieval", "ndcg@10", 64),
                                      "m32": value(changed, "minilm", "esco-retrieval", "ndcg@10", 32),
                                      "u64": value(changed, "use-m3", "esco-retrieval", "ndcg@10", 64),
                                      "u32": value(changed, "use-m3", "esco-retrieval", "ndcg@10", 32)}),
     Exercise("03", "Train at the tutorial's learning rate", {"learning_rate": 1e-5},
              "the training history, the guard's sweep and the test gain of section 9",
-             "The chosen blend gains {changed_gain:+.3f} test Spearman at 1e-5 against "
-             "{gain:+.3f} at 1e-4.",
-             "At 1e-5 USE barely moves in the few steps a CPU run has; the series uses 1e-4 and "
-             "lets early stopping and the guard keep it in check.", _nb03),
+             "At 1e-5 the chosen blend gains {changed_gain:+.3f} test Spearman over the base, at "
+             "1e-4 {gain:+.3f}: {gain_verdict}.",
+             "The step size decides how far USE moves in the few hundred steps a CPU run has; the "
+             "experiment log (docs/siamese-experiments.md) has the same comparison on the full export.",
+             _nb03),
     Exercise("03", "Train the token table too", {"frozen": []},
              "the training time and the test gain",
-             "Training takes {changed_seconds:.0f} s instead of {seconds:.0f} s; the gain is "
-             "{changed_gain:+.3f} against {gain:+.3f}.",
-             "Adam moves every row of USE's 128,000 x 512 token table at every step; freezing it "
-             "saves that work and, on the full export, loses nothing.", _nb03),
+             "Training takes {changed_seconds:.0f} s instead of {seconds:.0f} s; the chosen blend "
+             "gains {changed_gain:+.3f} against {gain:+.3f}: {gain_verdict}.",
+             "Adam moves every row of USE's 128,000 x 512 token table at every step when it trains; "
+             "frozen, that work is saved. docs/siamese-experiments.md has the full-export comparison.",
+             _nb03),
     Exercise("03", "Train without replay", {"replay": 0.0},
              "STS-B dev Spearman in the guard's sweep, and the α the guard chooses",
-             "Without replay the tuned model's STS-B dev Spearman is {changed_sts_tuned:.3f} (with "
-             "replay {sts_tuned:.3f}; base {sts_base:.3f}) and the guard chooses α = "
-             "{changed_alpha:g} (with replay {alpha:g}).",
-             "Rehearsing STS-B while tuning keeps general English; without it the guard has to "
-             "blend further back towards the base model to stay within its tolerance.", _nb03),
+             "The tuned model's STS-B dev Spearman is {changed_sts_tuned:.3f} without replay and "
+             "{sts_tuned:.3f} with it (base {sts_base:.3f}); the guard chooses α = {changed_alpha:g} "
+             "without replay and {alpha:g} with it.",
+             "Replay rehearses general English while the model learns job titles; the guard only "
+             "measures forgetting and blends back towards the base when STS-B falls too far.",
+             _nb03),
     Exercise("04", "Train without Matryoshka", {"matryoshka": False},
              "nDCG@10 at 64 dimensions in the before/after table",
-             "At 64 dimensions the tuned model scores {changed_64:.3f} without Matryoshka and "
-             "{tuned_64:.3f} with it (base {base_64:.3f}); at 384: {changed_384:.3f} and "
-             "{tuned_384:.3f}.",
-             "MatryoshkaLoss trains the first components to carry the meaning; the plain loss "
-             "trains the whole vector only.", _nb04),
+             "Without Matryoshka the tuned model scores {changed_64:.3f} at 64 dimensions and "
+             "{changed_384:.3f} at 384; with it {tuned_64:.3f} and {tuned_384:.3f} (base {base_64:.3f} "
+             "and {base_384:.3f}): {verdict_64}, {verdict_384}.",
+             "MatryoshkaLoss adds the loss at 256, 128 and 64 components to the one at full size. "
+             + QUICK_SIZE, _nb04),
     Exercise("04", "Switch the loss to CoSENT on graded pairs", {"loss": "cosent"},
-             "the training data (graded pairs instead of questions and passages) and retrieval at "
+             "the training rows (graded pairs instead of questions and passages) and retrieval at "
              "every dimension",
              "Trained with CoSENT on graded job-title pairs, nDCG@10 is {changed_384:.3f} at 384 "
              "dimensions and {changed_64:.3f} at 64, against {tuned_384:.3f} and {tuned_64:.3f} "
-             "with MNRL on questions and passages.",
-             "The loss learns what its data asks: titles ordered by the ISCO hierarchy are not "
-             "questions finding descriptions.", _nb04),
+             "with MNRL on questions and passages: {verdict_64}.",
+             "The loss learns what its data asks: titles ordered by the ISCO hierarchy are another "
+             "task than questions finding descriptions.", _nb04),
     Exercise("04", "Read a finer forgetting guard", {"guard_alphas": [0.25, 0.5, 0.75, 1.0]},
              "the sweep table and plot of section 7",
              "The guard keeps α = {changed_alpha:g}; validation nDCG@10 at 64 dimensions by α: "
              "{changed_sweep}.",
-             "A blend is chosen on the validation split among those that keep STS-B dev within "
-             "the tolerance; when the tuned model forgets little, that is the tuned model itself.",
-             _nb04),
+             "The guard takes the best validation score among the blends whose STS-B dev Spearman "
+             "stays within the tolerance of the base model's.", _nb04),
     Exercise("04", "Train without hard negatives", {"hard_negatives": False},
-             "the training rows of section 2 and nDCG@10 after training",
+             "the training rows of section 2, nDCG@10 after training and the training time",
              "Without mined negatives nDCG@10 is {changed_384:.3f} at 384 dimensions and "
-             "{changed_64:.3f} at 64, against {tuned_384:.3f} and {tuned_64:.3f} with them; "
+             "{changed_64:.3f} at 64, with them {tuned_384:.3f} and {tuned_64:.3f}: {verdict_64}; "
              "training takes {changed_seconds:.0f} s instead of {seconds:.0f} s.",
-             "A hard negative is a third text per row: it costs time and teaches the distinctions "
-             "between neighbouring occupations.", _nb04),
+             "A hard negative is a third text per row: it costs time and asks the model to tell "
+             "neighbouring occupations apart. " + QUICK_SIZE, _nb04),
     Exercise("05", "Accept a larger loss for smaller vectors", {"tolerance": 0.05},
              "the recommendation of section 7",
              "With tolerance 0.02: \"{before}\" With 0.05: \"{after}\"",

@@ -17,7 +17,7 @@ from nbhelpers.runs import write_text_atomic
 #: Every schema the docs generator can render.
 SCHEMAS = ("experiment-log/1", "run-summary/1", "prepare-counts/1", "benchmark/use-parity/1",
            "benchmark/encode-throughput/1", "benchmark/siamese-use-full/1",
-           "benchmark/matryoshka-full/1", "exercises/1")
+           "benchmark/matryoshka-full/1", "benchmark/exercises/1")
 
 
 def write_figures(path: str | Path, schema: str, figures: dict, command: str, *,

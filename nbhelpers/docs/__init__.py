@@ -47,7 +47,7 @@ def renderers() -> dict:
             "benchmark/encode-throughput/1": benchmark_tables.encode_throughput,
             "benchmark/siamese-use-full/1": benchmark_tables.siamese_use_full,
             "benchmark/matryoshka-full/1": benchmark_tables.matryoshka_full,
-            "exercises/1": benchmark_tables.exercises,
+            "benchmark/exercises/1": benchmark_tables.exercises,
             "run-summary/1": run_tables.run_summary}
 
 

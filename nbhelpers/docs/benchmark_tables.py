@@ -3,7 +3,7 @@ notebook 03, and the tables built from the package's own constants."""
 from __future__ import annotations
 
 from nbhelpers.docs.markdown import (LEVEL_TITLES, boundary, number, percent_change, provenance_line,
-                                     seconds, signed, table)
+                                     seconds, short_commit, signed, table)
 
 
 def _with_provenance(tables: dict[str, str], payload: dict) -> dict[str, str]:
@@ -192,13 +192,15 @@ def exercises(payloads: list[dict]) -> dict[str, str]:
     (p,) = payloads
     machine = p["provenance"]["machine"]
     measured = (f"Measured at the quick defaults by `benchmarks/exercises.py` (commit "
-                f"{str(p['provenance']['commit'])[:7]}, {machine['cores']} CPU cores)")
+                f"{short_commit(p['provenance']['commit'])}, {machine['cores']} CPU cores)")
     by_notebook: dict[str, list[str]] = {}
     for e in p["exercises"]:
         items = by_notebook.setdefault(e["notebook"], [])
         change = ", ".join(f"`{k} = {v!r}`" for k, v in e["change"].items())
+        again = ("(notebook 01 writes a new run folder; run 02-05 after it to follow the change "
+                 "through)" if e["notebook"] == "01" else "(a new attempt, beside the first)")
         items.append(f"{len(items) + 1}. **{e['title']}.** Set {change} in the parameters cell and run "
-                     f"the notebook again (a new attempt, beside the first). Look at {e['look_at']}.\n"
+                     f"the notebook again {again}. Look at {e['look_at']}.\n"
                      f"   <details><summary>What to expect</summary>\n\n"
                      f"   {e['expect'].format(**e['figures'])} {e['discussion']} "
                      f"({measured}; the run took {e['seconds']:.0f} s.)\n\n   </details>")

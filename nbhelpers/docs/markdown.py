@@ -41,6 +41,12 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def short_commit(commit) -> str:
+    """A commit as the docs show it: seven characters, and ``-dirty`` when it had changes."""
+    commit = str(commit or "unknown")
+    return commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def provenance_line(provenance: dict) -> str:
     """Where the figures of a table come from, as a sentence under it."""
     if provenance.get("how"):  # figures transcribed from earlier printed output
@@ -48,8 +54,7 @@ def provenance_line(provenance: dict) -> str:
     machine = provenance.get("machine") or {}
     where = (f"{machine.get('cpu_model', 'an unnamed CPU')}, {machine.get('cores', '?')} cores"
              if machine else "machine not recorded")
-    commit = str(provenance.get("commit") or "unknown")
-    short = commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
+    short = short_commit(provenance.get("commit"))
     date = str(provenance.get("date", ""))[:10]
     return f"_Measured by `{provenance['command']}` at commit {short} on {where}, {date}._"
 

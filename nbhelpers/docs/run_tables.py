@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from nbhelpers.docs.markdown import (boundary, number, percent_change, provenance_line, seconds,
-                                     signed, table)
+                                     short_commit, signed, table)
 from nbhelpers.errors import InputError
 from nbhelpers.runs import MANIFEST, RESULTS_DIR
 
@@ -142,7 +142,7 @@ def _notebook_times(payloads: list[dict]) -> dict[str, str]:
                              f"(peak memory {step['peak_memory_mb'] / 1024:.1f} GB) on "
                              f"{machine['cores']} CPU cores")
         if parts:
-            commits = ", ".join(sorted({str(p["provenance"]["commit"])[:7] for p in payloads}))
+            commits = ", ".join(sorted({short_commit(p["provenance"]["commit"]) for p in payloads}))
             tables[f"time-{path.name[:2]}"] = f"**Time:** {'; '.join(parts)} (commits {commits})."
     return tables
 
