@@ -15,16 +15,21 @@ import sys
 from nbhelpers.paths import project_root
 
 
+#: Changes here do not change what is measured (the docs and the figure files they are made of).
+NOT_MEASURED = ("docs", "README.md")
+
+
 def commit() -> str | None:
-    """The project's git commit, with ``-dirty`` when tracked files have uncommitted changes;
-    ``None`` outside a git checkout."""
+    """The project's git commit, with ``-dirty`` when tracked files other than the docs have
+    uncommitted changes; ``None`` outside a git checkout."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
 
     try:
         head = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                    *(f":!{path}" for path in NOT_MEASURED))
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}-dirty" if dirty else head
