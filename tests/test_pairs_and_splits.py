@@ -160,7 +160,7 @@ def test_more_training_queries_leave_the_held_out_splits_alone(sample):
     assert more["train"].groupby("passage_id").size().max() == 6
     for name in ("validation", "test"):
         assert more[name].equals(default[name])
-    with pytest.raises(InputError, match="train_queries_per_occupation=0: expected an int >= 1"):
+    with pytest.raises(InputError, match="train_queries_per_occupation=0: expected a whole number >= 1"):
         build_datasets(sample, PrepareConfig(train_queries_per_occupation=0))
 
 
@@ -173,5 +173,5 @@ def test_more_training_pairs_leave_the_held_out_splits_alone(sample):
     assert more["train"].level.value_counts().max() == 60
     for name in ("validation", "test"):
         assert more[name].equals(default[name])
-    with pytest.raises(InputError, match="train_pairs_per_level=-5: expected an int >= 1"):
+    with pytest.raises(InputError, match="train_pairs_per_level=-5: expected a whole number >= 1"):
         build_datasets(sample, PrepareConfig(train_pairs_per_level=-5))

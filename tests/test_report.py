@@ -35,7 +35,7 @@ def test_a_finished_run_gets_figures_comparison_recommendation_and_timings(repor
     assert "base 0." in row and " %</small>" in row
     assert page.count('<span class="ok">finished</span>') == len(SERIES)
     assert "<summary>parameters</summary>" in page and "<code>pairs_per_level</code>" in page
-    assert 'href="01_data_preparation.ipynb"' in page and "graded pairs" in page
+    assert "graded pairs" in page and "retrieval pairs" in page
 
 
 def test_a_run_that_stopped_part_way_still_renders_and_marks_what_is_missing(tmp_path):
@@ -48,6 +48,7 @@ def test_a_run_that_stopped_part_way_still_renders_and_marks_what_is_missing(tmp
     (run_dir / "03_siamese_use.ipynb").write_text("{}")   # executed copy of a failed notebook
     page = write_report(run_dir, SERIES).read_text()
     assert "failed: see the executed notebook" in page and page.count(">not run<") == 2
+    assert 'href="03_siamese_use.ipynb"' in page and 'href="04_matryoshka.ipynb"' not in page
     assert "No recommendation: notebook 05" in page
     assert "No STS-B results" in page and 'src="report/ndcg-by-dim.png"' in page
     assert "No datasets recorded" in page

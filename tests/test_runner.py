@@ -110,7 +110,7 @@ def test_missing_run_dir_points_to_run_id(tmp_path, capsys):
 
 def test_a_parameter_that_is_no_yaml_is_named(capsys):
     assert run.main(["--only", "01", "-p", "fractions", "[0.8, 0.1"]) == 1
-    assert "-p fractions '[0.8, 0.1': expected a YAML value" in capsys.readouterr().err
+    assert "-p fractions '[0.8, 0.1': not valid YAML" in capsys.readouterr().err
 
 
 def _newcomer_run(tmp_path, hub_url):

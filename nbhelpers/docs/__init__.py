@@ -21,9 +21,10 @@ from nbhelpers.errors import InputError
 from nbhelpers.figures import read_figures
 from nbhelpers.paths import project_root
 
-MARKER = re.compile(r"(<!-- table: (?P<name>[\w.+-]+)/(?P<table>[\w.-]+) -->\n)(?P<body>.*?)"
-                    r"(<!-- /table -->)", re.S)
-OPENING = re.compile(r"<!-- table: ")
+# Markers start a line, so prose that quotes the marker syntax inline is left alone.
+MARKER = re.compile(r"(^<!-- table: (?P<name>[\w.+-]+)/(?P<table>[\w.-]+) -->\n)(?P<body>.*?)"
+                    r"(<!-- /table -->)", re.S | re.M)
+OPENING = re.compile(r"^<!-- table: ", re.M)
 
 
 def data_dir(root: Path | None = None) -> Path:
