@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from nbhelpers import pairs as pairs_mod
-from nbhelpers.errors import InputError
+from nbhelpers.errors import InputError, command_line
 from nbhelpers.esco import Taxonomy, load_esco
 from nbhelpers.paths import project_root
 from nbhelpers.runs import (DATA_DIR, latest_run_dir, new_run_dir, record_step,
@@ -311,6 +311,7 @@ def read_checked_csv(path: str | Path, required) -> pd.DataFrame:
     return frame
 
 
+@command_line
 def main(argv=None) -> int:
     """``python -m nbhelpers.prepare [--esco-dir DIR] [--full] [--json PATH]``: the counts of
     notebook 01's datasets, printed and, with ``--json``, written as a figure file."""

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from nbhelpers.env import is_offline
-from nbhelpers.errors import InputError
+from nbhelpers.errors import InputError, command_line
 from nbhelpers.paths import project_root
 from nbhelpers.prepare import PrepareConfig
 from nbhelpers.report import PeakMemory, export_html, write_report
@@ -163,6 +163,7 @@ def check_parameter_names(paths: list[Path], overrides: dict) -> None:
                          f"{', '.join(sorted(declared - {'run_dir', 'profile'}))}")
 
 
+@command_line
 def main(argv=None) -> int:
     args = _parse_args(argv)
     try:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -39,6 +40,8 @@ def new_run_dir(run_id: str | None = None, root: str | Path | None = None) -> Pa
     ``-2``, ``-3``... suffix when two runs start in the same second.
     """
     root = Path(root) if root is not None else reports_root()
+    if run_id:
+        check_run_id(run_id)
     root.mkdir(parents=True, exist_ok=True)
     if run_id:
         candidates = [run_id]
@@ -53,6 +56,18 @@ def new_run_dir(run_id: str | None = None, root: str | Path | None = None) -> Pa
             continue
     raise InputError(f"run dir {root / candidates[-1]} already exists; choose another run id "
                      "(an earlier run's results are never overwritten)")
+
+
+#: A run id names one folder directly under the reports folder.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id that would put the run anywhere but directly under the reports folder."""
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise InputError(f"run id {run_id!r}: expected one folder name under the reports folder "
+                         "(letters, digits, '.', '_' and '-', starting with a letter or digit, "
+                         "no '..'); set NBHELPERS_REPORTS to write runs elsewhere")
 
 
 def latest_run_dir(root: str | Path | None = None, require: str = DATA_DIR) -> Path | None:
@@ -115,6 +130,9 @@ def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> P
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
+    except OSError as err:   # a failed write() names no file: name the one being written
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(path)) from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

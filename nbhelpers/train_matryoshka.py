@@ -6,8 +6,8 @@ go to a bigger machine::
 
     python -m nbhelpers.train_matryoshka --print-default-config [--full] > cfg.json
     python -m nbhelpers.train_matryoshka --config cfg.json --run-dir reports/<run-id> [--output-dir DIR]
-    accelerate launch -m nbhelpers.train_matryoshka --config cfg.json --run-dir reports/<run-id>
-    torchrun --nproc_per_node 4 -m nbhelpers.train_matryoshka --config cfg.json --run-dir reports/<run-id>
+    torchrun --standalone --nproc_per_node 4 -m nbhelpers.train_matryoshka --config cfg.json --run-dir ...
+    accelerate launch --multi_gpu --num_processes 4 -m nbhelpers.train_matryoshka --config cfg.json ...
 
 ``--run-dir`` reads notebook 01's datasets (``reports/<run-id>/data``); without it the datasets
 are built in memory from ``--esco-dir`` (default: the sample). The config file is JSON or YAML
@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
 import nbhelpers  # noqa: F401  (the hub mode before any hub library is imported)
-from nbhelpers.errors import InputError
+from nbhelpers.errors import InputError, command_line
 from nbhelpers.matryoshka.config import MatryoshkaConfig, read_config
+from nbhelpers.matryoshka.launch import check_same_setup, is_main_process
 from nbhelpers.matryoshka.train import RESULT_FILE, train_matryoshka
 from nbhelpers.runs import DATA_DIR, record_step, sha256
 
 
+@command_line
 def main(argv=None) -> int:
     """``python -m nbhelpers.train_matryoshka --config cfg.json [--run-dir DIR] [--output-dir DIR]``"""
     import argparse
@@ -57,6 +58,7 @@ def main(argv=None) -> int:
             config = MatryoshkaConfig.from_dict(values, source=args.config)
         if args.output_dir:
             config = dataclasses.replace(config, output_dir=args.output_dir)
+        config.validate()
         prepared = None
         if args.run_dir:
             inputs = sorted((Path(args.run_dir) / DATA_DIR).glob("*.csv"))
@@ -67,17 +69,19 @@ def main(argv=None) -> int:
             taxonomy = load_esco(args.esco_dir)
             prepared, _ = build_datasets(taxonomy, PrepareConfig(esco_dir=args.esco_dir))
             inputs = [taxonomy.occupations_file, taxonomy.groups_file]
+        checksums = {str(p): sha256(p) for p in inputs}
+        check_same_setup({"config": config.to_dict(), "inputs": checksums})
         start = time.perf_counter()
         result = train_matryoshka(config, prepared, run_dir=args.run_dir)
     except InputError as err:
         parser.exit(2, f"error: {err}\n")
-    if int(os.environ.get("RANK", "0")) == 0:   # one manifest entry, from the main process
+    if is_main_process():   # one manifest entry, from the main process
         record_step(result.output_dir, "train_matryoshka", parameters=config.to_dict(),
-                    inputs={str(p): sha256(p) for p in inputs},
+                    inputs=checksums,
                     result=str(result.output_dir / RESULT_FILE),
                     seconds=round(time.perf_counter() - start, 2))
-    summary = {k: v for k, v in result.summary().items() if k not in ("losses", "evals", "config")}
-    print(json.dumps(summary, indent=1, default=str))
+        summary = {k: v for k, v in result.summary().items() if k not in ("losses", "evals", "config")}
+        print(json.dumps(summary, indent=1, default=str))
     return 0
 
 

@@ -93,3 +93,59 @@ def test_the_runner_reads_minus_p_numbers_as_numbers_and_names_a_wrong_type(tmp_
     bad = runner("-p", "pairs_per_level", "2e1", run_id="bad")
     assert bad.returncode == 1
     assert "pairs_per_level=20.0: expected a whole number >= 1" in bad.stderr
+
+
+@pytest.mark.parametrize("run_id", ["../escape", "a/b", "/tmp/abs", "..", ".hidden", "x" * 101])
+def test_a_run_id_names_one_folder_under_the_reports_folder(tmp_path, monkeypatch, capsys, run_id):
+    monkeypatch.setenv("NBHELPERS_REPORTS", str(tmp_path / "reports"))
+    assert run.main(["--only", "01", "--run-id", run_id]) == 1
+    assert f"run id {run_id!r}: expected one folder name under the reports folder" in capsys.readouterr().err
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "reports").exists()
+
+
+def test_a_reports_folder_that_cannot_be_created_is_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "reports"
+    blocker.write_text("a file where the reports folder should be")
+    monkeypatch.setenv("NBHELPERS_REPORTS", str(blocker / "runs"))
+    assert run.main(["--only", "01", "--run-id", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"error: {blocker / 'runs'}: Not a directory (a file stands where a folder" in err
+
+
+class _FullDisk:
+    """A file whose writes fail as on a full disk."""
+
+    def __init__(self, fd, mode):
+        import os
+
+        os.close(fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, data):
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing_half_written(tmp_path, monkeypatch, capsys):
+    from nbhelpers import runs
+
+    monkeypatch.setattr(runs.os, "fdopen", _FullDisk)
+    with pytest.raises(OSError) as raised:
+        runs.write_json(tmp_path / "results.json", {"ndcg": 0.5})
+    assert raised.value.filename == str(tmp_path / "results.json")
+    assert list(tmp_path.iterdir()) == []   # no temporary file, no partial results file
+
+    monkeypatch.setenv("NBHELPERS_REPORTS", str(tmp_path / "reports"))
+    assert run.main(["--only", "01", "--run-id", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"error: {tmp_path / 'reports' / 'x' / 'manifest.json'}: No space left on device (the disk " \
+           "is full" in err
+    assert list((tmp_path / "reports" / "x").iterdir()) == []

@@ -26,6 +26,17 @@ def test_every_figure_file_has_a_known_schema_and_provenance():
             assert provenance["commit"] and provenance["machine"]["cpu_model"] and provenance["date"]
 
 
+def test_every_test_the_reliability_page_names_exists():
+    import re
+
+    page = (project_root() / "docs" / "reliability.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", page)
+    assert len(named) >= 25
+    for path, name in named:
+        source = (project_root() / path).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} named in docs/reliability.md"
+
+
 def _project(tmp_path, page_text, figures=None):
     """A minimal project: README.md with ``page_text`` and the given figure files."""
     (tmp_path / "docs" / "data").mkdir(parents=True)

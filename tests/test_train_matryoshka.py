@@ -276,6 +276,36 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
     assert result.model_path.is_dir()
 
 
+def test_a_checkpoint_cut_short_is_named_and_the_one_before_it_resumed(tmp_path, model, base_model,
+                                                                        tiny_train, tiny_ir, capsys):
+    from transformers import TrainerCallback
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterFourthStep(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 4:
+                raise Crash
+
+    cfg = config(tmp_path, max_steps=6, eval_steps=2, save_total_limit=3)
+    with pytest.raises(Crash):
+        train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model,
+                               callbacks=[CrashAfterFourthStep()])
+    checkpoints = tmp_path / "out" / "checkpoints"
+    weights = checkpoints / "checkpoint-4" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])   # killed mid-write
+    capsys.readouterr()
+    result = train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir,
+                                    model=copy.deepcopy(base_model))
+    out = capsys.readouterr().out
+    assert f"checkpoint {checkpoints / 'checkpoint-4'} cannot be resumed from: model.safetensors is " \
+           "damaged" in out and "Moved aside to damaged-checkpoint-4" in out
+    assert result.resumed_from.endswith("checkpoint-2") and result.global_step == 6
+    assert (checkpoints / "damaged-checkpoint-4" / "model.safetensors").is_file()   # kept, aside
+    assert result.model_path.is_dir()
+
+
 # ------------------------------------------------------------------ forgetting guard
 
 

@@ -83,6 +83,8 @@ class MatryoshkaConfig:
     hn_relative_margin: float | None = 0.05
     hn_sampling: str = "top"              # "top" or "random"
     mnrl_scale: float = 20.0
+    mnrl_gather: bool = False             # several processes: in-batch negatives from every
+                                          # process's batch (MNRL and cached MNRL)
     triplet_margin: float = 0.25          # on cosine distance
     contrastive_margin: float = 0.5       # on cosine distance
     seed: int = 42
@@ -183,6 +185,10 @@ class MatryoshkaConfig:
             _non_negative(name, getattr(self, name))
         if self.hn_relative_margin is not None:
             _non_negative("hn_relative_margin", self.hn_relative_margin)
+        for name in ("matryoshka", "include_qa", "baseline_eval", "evaluate", "lora", "hard_negatives",
+                     "mnrl_gather", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name}={getattr(self, name)!r}: expected true or false")
         if not (_is_number(self.mnrl_scale) and self.mnrl_scale > 0):
             raise InputError(f"mnrl_scale={self.mnrl_scale!r}: expected a number > 0 (the similarity "
                              "scale of the ranking loss; 20 is the usual value)")

@@ -16,9 +16,11 @@ def build_loss(model, name: str, dims=None, config: MatryoshkaConfig | None = No
         raise InputError(f"loss={name!r}: unknown; choose one of {', '.join(LOSSES)}")
     distance = losses.SiameseDistanceMetric.COSINE_DISTANCE
     inner = {
-        "mnrl": lambda: losses.MultipleNegativesRankingLoss(model, scale=config.mnrl_scale),
+        "mnrl": lambda: losses.MultipleNegativesRankingLoss(
+            model, scale=config.mnrl_scale, gather_across_devices=config.mnrl_gather),
         "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
-            model, scale=config.mnrl_scale, mini_batch_size=config.mini_batch_size),
+            model, scale=config.mnrl_scale, mini_batch_size=config.mini_batch_size,
+            gather_across_devices=config.mnrl_gather),
         "triplet": lambda: losses.TripletLoss(
             model, distance_metric=losses.TripletDistanceMetric.COSINE,
             triplet_margin=config.triplet_margin),

@@ -23,6 +23,7 @@ from nbhelpers.errors import InputError
 from nbhelpers.evaluation import check_dims, default_dims
 from nbhelpers.matryoshka import arguments, data, evaluators, guard, losses
 from nbhelpers.matryoshka import model as models
+from nbhelpers.matryoshka.checkpoints import last_good_checkpoint
 from nbhelpers.matryoshka.config import MatryoshkaConfig
 from nbhelpers.models import folder_name
 from nbhelpers.runs import write_json
@@ -209,9 +210,7 @@ def setup(config: MatryoshkaConfig | None = None, prepared=None, *,
     args = arguments.training_arguments(config, checkpoints_dir, key, model=model,
                                         with_replay=replay is not None)
     trainer = build_trainer(model, args, train_set, loss, evaluator, config, callbacks or ())
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
+    last = last_good_checkpoint(checkpoints_dir)
     if last:
         print(f"resuming from {last}")
     _write_run_config(output_dir, config, trainer, resuming=bool(last))
