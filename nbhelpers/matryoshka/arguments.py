@@ -11,11 +11,13 @@ def device_flags() -> dict:
     """Precision, optimizer and pinning choices that suit the machine (CPU-safe)."""
     import torch
 
+    from nbhelpers.matryoshka.launch import launched_on_cpus
+
     cuda = torch.cuda.is_available()
     bf16 = bool(cuda and torch.cuda.is_bf16_supported())
     return {"bf16": bf16, "tf32": True if bf16 else None,
             "optim": "adamw_torch_fused" if cuda else "adamw_torch",
-            "dataloader_pin_memory": cuda}
+            "dataloader_pin_memory": cuda, "use_cpu": launched_on_cpus()}
 
 
 def fixed_arguments(config: MatryoshkaConfig, model=None, with_replay: bool = False) -> dict:

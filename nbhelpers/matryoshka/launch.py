@@ -21,6 +21,17 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def launched_on_cpus() -> bool:
+    """Several processes and no accelerator: the trainer must be told to use the CPUs, or
+    accelerate treats every process as a training of its own (no data parallelism, and the
+    evaluation metrics only on the main process)."""
+    if world_size() == 1:
+        return False
+    import torch
+
+    return not torch.accelerator.is_available()
+
+
 def check_same_setup(setup: dict) -> None:
     """Under a launcher, raise :class:`InputError` on every process when ``setup`` (the config
     and the input files' checksums) differs between processes; without one, do nothing."""
@@ -29,7 +40,7 @@ def check_same_setup(setup: dict) -> None:
     import torch.distributed as dist
     from accelerate import PartialState
 
-    PartialState()   # joins the launcher's process group: gloo on CPUs, nccl on GPUs
+    PartialState(cpu=launched_on_cpus())   # joins the launcher's process group (gloo on CPUs)
     every: list = [None] * dist.get_world_size()
     dist.all_gather_object(every, json.dumps(setup, sort_keys=True, default=str))
     first = json.loads(every[0])
