@@ -36,17 +36,20 @@ def ndcg_at_64(model_dir: Path) -> float:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same config trained by one process and by ``torchrun`` with two."""
+    """The same config trained by one process, by ``torchrun`` with two and by ``accelerate
+    launch`` with two: the commands of docs/training-cli.md."""
     folder = tmp_path_factory.mktemp("launch")
     (folder / "cfg.json").write_text(json.dumps(TINY))
     train = ("-m", "nbhelpers.train_matryoshka", "--config", "cfg.json", "--output-dir")
     one = launch(folder, sys.executable, *train, "one")
     two = launch(folder, str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", *train, "two")
-    return folder, one, two
+    accelerate = launch(folder, str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes",
+                        "2", *train, "accelerate")
+    return folder, one, two, accelerate
 
 
 def test_two_processes_train_one_model_with_one_manifest(runs):
-    folder, one, two = runs
+    folder, one, two, _ = runs
     assert one.returncode == 0 and two.returncode == 0
     out = folder / "two"
     assert (out / "model" / "model.safetensors").is_file()
@@ -64,8 +67,17 @@ def test_two_processes_train_one_model_with_one_manifest(runs):
     assert two.stdout.count('"global_step"') == 1   # the summary comes from the main process only
 
 
+def test_accelerate_launch_trains_as_torchrun_does(runs):
+    folder, _, two, accelerate = runs
+    assert accelerate.returncode == 0
+    by_torchrun, by_accelerate = (json.loads((folder / name / "result.json").read_text())
+                                  for name in ("two", "accelerate"))
+    assert by_accelerate["global_step"] == by_torchrun["global_step"] == 6
+    assert by_accelerate["best_metric"] == pytest.approx(by_torchrun["best_metric"], abs=1e-6)
+
+
 def test_two_processes_score_like_one(runs):
-    folder, one, two = runs
+    folder, *_ = runs
     single, double = ndcg_at_64(folder / "one" / "model"), ndcg_at_64(folder / "two" / "model")
     # Two processes take half the steps with twice the rows each: close, not equal. Measured on
     # the sample's validation split: base 0.509, one process 0.648, two processes 0.643.
