@@ -97,3 +97,20 @@ def test_processes_that_read_different_settings_are_refused(tmp_path):
     assert "the 2 processes of this launch read different setups: process 1 differs from process " \
            "0 in batch_size" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_launched_training_resumes_under_the_launcher(runs):
+    import shutil
+
+    folder, *_ = runs
+    resumed = folder / "resumed"      # an interrupted launch: checkpoints, no model yet
+    resumed.mkdir()
+    shutil.copytree(folder / "two" / "checkpoints", resumed / "checkpoints")
+    shutil.copy(folder / "two" / "config.json", resumed / "config.json")
+    (folder / "cfg-2-epochs.json").write_text(json.dumps({**TINY, "epochs": 2}))
+    done = launch(folder, str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m",
+                  "nbhelpers.train_matryoshka", "--config", "cfg-2-epochs.json", "--output-dir", "resumed")
+    assert done.returncode == 0
+    result = json.loads((resumed / "result.json").read_text())
+    assert result["resumed_from"].endswith("checkpoint-6") and result["global_step"] == 12
+    assert done.stdout.count("resuming from") == 2   # each process resumed the same checkpoint
