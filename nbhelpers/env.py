@@ -88,7 +88,8 @@ def probe_hub(url: str | None = None, timeout: float = PROBE_TIMEOUT) -> tuple[b
         except urllib.error.HTTPError as err:   # a status code is an answer
             outcome["answer"] = f"answered ({err.code})"
         except Exception as err:  # noqa: BLE001 - any failure to get an answer means offline
-            outcome["error"] = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+            if not isinstance(getattr(err, "reason", err), TimeoutError):  # a timeout is no answer
+                outcome["error"] = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
         outcome["seconds"] = time.perf_counter() - start
 
     thread = threading.Thread(target=ask, daemon=True)
