@@ -245,21 +245,27 @@ def test_lora_saves_adapter_and_merged_model(tmp_path, model, tiny_train, tiny_i
     assert np.abs(vectors - base).max() > 1e-5  # two LoRA steps changed it (a little)
 
 
-def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, tiny_train, tiny_ir):
+class Crash(Exception):
+    """A training killed right after it saved a checkpoint."""
+
+
+def crash_after_saving(step: int):
+    """A trainer callback that raises :class:`Crash` once the checkpoint of ``step`` is saved."""
     from transformers import TrainerCallback
 
-    class Crash(Exception):
-        pass
-
-    class CrashAfterSecondCheckpoint(TrainerCallback):
+    class CrashAfterSaving(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
-            if state.global_step == 2:
+            if state.global_step == step:
                 raise Crash
 
+    return CrashAfterSaving()
+
+
+def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, tiny_train, tiny_ir):
     cfg = config(tmp_path, max_steps=4, eval_steps=2)
     with pytest.raises(Crash):
         train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model,
-                            callbacks=[CrashAfterSecondCheckpoint()])
+                            callbacks=[crash_after_saving(2)])
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-2").is_dir()
     assert not (tmp_path / "out" / "model").exists()
     with pytest.raises(InputError, match=r"holds checkpoints of another setup; changed "
@@ -278,20 +284,10 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
 
 def test_a_checkpoint_cut_short_is_named_and_the_one_before_it_resumed(tmp_path, model, base_model,
                                                                         tiny_train, tiny_ir, capsys):
-    from transformers import TrainerCallback
-
-    class Crash(Exception):
-        pass
-
-    class CrashAfterFourthStep(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            if state.global_step == 4:
-                raise Crash
-
     cfg = config(tmp_path, max_steps=6, eval_steps=2, save_total_limit=3)
     with pytest.raises(Crash):
         train.train_matryoshka(cfg, train_data=tiny_train, eval_ir=tiny_ir, model=model,
-                               callbacks=[CrashAfterFourthStep()])
+                               callbacks=[crash_after_saving(4)])
     checkpoints = tmp_path / "out" / "checkpoints"
     weights = checkpoints / "checkpoint-4" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])   # killed mid-write
