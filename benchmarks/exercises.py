@@ -9,6 +9,9 @@ into the notebooks' "Try this" sections. About 30 minutes on 2 CPU cores.
 
     STSB_DIR=/path/to/stsbenchmark .venv/bin/python benchmarks/exercises.py \\
         [--only 04] [--json docs/data/exercises.json --replace]
+
+With ``--only`` and ``--replace`` the other notebooks' exercises of the file are kept, each with
+the provenance (command, commit, machine) it was measured with.
 """
 from __future__ import annotations
 
@@ -135,12 +138,14 @@ EXERCISES = [
                                      "test": int((occupations(changed).split == "test").sum())}),
     Exercise("01", "Cut documents into smaller chunks", {"qa_chunk_size": 200},
              "the QA pairs of section 5",
-             "The two sample pages give {before} QA pairs at 400 characters per chunk and {after} "
-             "at 200.",
+             "The {documents} sample documents give {before} QA pairs at 400 characters per chunk "
+             "and {after} at 200.",
              "Smaller chunks give more (question, passage) pairs, each passage with less context "
              "around the question's answer.",
              lambda first, changed: {"before": counts(first)["qa_pairs"],
-                                     "after": counts(changed)["qa_pairs"]}),
+                                     "after": counts(changed)["qa_pairs"],
+                                     "documents": len(list((project_root() / "data" / "sample_docs")
+                                                           .glob("*.md")))}),
     Exercise("02", "Cut the vectors further", {"dims": [256, 64, 32]},
              "the retrieval table and the nDCG@10 plot of section 5",
              "nDCG@10 of minilm falls from {m64:.3f} at 64 dimensions to {m32:.3f} at 32; use-m3 "
@@ -222,6 +227,16 @@ def run_notebook(number: str, run_dir: Path, parameters: dict, output: Path) -> 
     return time.perf_counter() - start
 
 
+def kept_from_earlier(args) -> list[dict]:
+    """With ``--only`` and ``--replace``: the other notebooks' exercises of the file being
+    replaced, each keeping the provenance it was measured with."""
+    if not (args.only and args.replace and args.json and args.json.exists()):
+        return []
+    earlier = json.loads(args.json.read_text(encoding="utf-8"))
+    return [{**e, "provenance": e.get("provenance", earlier["provenance"])}
+            for e in earlier["exercises"] if e["notebook"] not in args.only]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_option(parser, "stsb")
@@ -252,7 +267,7 @@ def main() -> int:
         figures = exercise.measure(first, changed)
         print(exercise.expect.format(**figures), f"({seconds:.0f} s)", flush=True)
         found.append(exercise.as_record(figures, seconds))
-    write(args, NAME, {"exercises": found})
+    write(args, NAME, {"exercises": kept_from_earlier(args) + found})
     return 0
 
 

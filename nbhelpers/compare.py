@@ -12,7 +12,7 @@ import pandas as pd
 
 from nbhelpers.errors import InputError
 from nbhelpers.evaluation import (encode_retrieval, load_results, ranking_metrics, retrieval_judge,
-                                  to_records, truncate)
+                                  rows_of, to_records, truncate)
 from nbhelpers.runs import RESULTS_DIR
 
 PRECISIONS = ("float32", "int8", "binary")
@@ -150,13 +150,15 @@ def _timed(encoder, texts) -> float:
     return time.perf_counter() - start
 
 
-def comparison_records(storage: pd.DataFrame, speed: pd.Series) -> list[dict]:
-    """Storage and speed figures as result records."""
+def comparison_records(storage: pd.DataFrame | None, speed: pd.Series,
+                       dataset: str | None = "esco-retrieval") -> list[dict]:
+    """Storage (None: not measured) and speed figures as result records (``dataset``: the
+    retrieval data's name)."""
     records = []
-    for row in storage.to_dict("records"):
+    for row in ([] if storage is None else storage.to_dict("records")):
         metrics = {f"ndcg@10/{row['precision']}": row["ndcg@10"],
                    f"bytes_per_text/{row['precision']}": row["bytes_per_text"]}
-        records += to_records(row["model"], "esco-retrieval", "test", metrics, int(row["dim"]))
+        records += to_records(row["model"], dataset, "test", metrics, int(row["dim"]))
     for model, value in speed.items():
         records += to_records(model, "speed", "test", {"texts_per_second": value})
     return records
@@ -171,22 +173,103 @@ def best_per_use(results: pd.DataFrame) -> pd.DataFrame:
         return {"use": use, "model": best.model, "value": best.value, "dim": best.dim}
 
     test = results[results.split == "test"]
-    retrieval = test[(test.dataset == "esco-retrieval") & (test.metric == "ndcg@10")]
+    retrieval = rows_of(test[test.metric == "ndcg@10"], "retrieval")
     full = retrieval[retrieval.dim == retrieval.groupby("model").dim.transform("max")]
+    pairs = rows_of(test[test.metric == "spearman"], "pairs")
     return pd.DataFrame([
-        pick(test[(test.dataset == "esco-pairs") & (test.metric == "spearman")],
-             "job-title similarity (domain Spearman)"),
+        pick(pairs, "similarity (domain Spearman)"),
         pick(full, "retrieval at full size (nDCG@10)"),
         pick(retrieval[retrieval.dim == 64], "retrieval at 64 dims (nDCG@10)"),
     ]).set_index("use")
 
 
-def recommendation(best: pd.DataFrame, storage: pd.DataFrame, tolerance: float = 0.02) -> str:
+#: How the recommendation names each use, per domain: (retrieval, similarity, held out).
+USE_WORDS = {
+    "esco": ("For retrieval in this domain", "For job-title similarity (matching titles to titles)",
+             "held-out occupation groups"),
+    "docs": ("For search over your documents", "For similarity", "your held-out documents"),
+    "pairs": ("For retrieval", "For similarity on your pairs", "your held-out pairs"),
+}
+
+
+def tuning_gains(run_dir) -> pd.DataFrame:
+    """The test gain of each tuned model over its base model, with its 95 % interval, as the
+    notebooks saved it (``test_gain`` in ``results/*.json``), and the cost of tuning:
+    training seconds and the size of the saved model on disk."""
+    rows = []
+    for path in sorted((Path(run_dir) / RESULTS_DIR).glob("*.json")):
+        payload = json.loads(path.read_text())
+        gain = payload.get("test_gain")
+        if not gain or "model" not in gain:
+            continue
+        model_path = payload.get("models", {}).get(gain["model"], {}).get("path")
+        size = (sum(f.stat().st_size for f in Path(model_path).rglob("*") if f.is_file())
+                if model_path and Path(model_path).is_dir() else np.nan)
+        rows.append({**{k: gain.get(k) for k in ("model", "base", "metric", "dim", "gain", "low",
+                                                  "high", "clusters", "unit")},
+                     "training_seconds": (payload.get("training") or {}).get("seconds"),
+                     "model_mb": size / 2**20, "results": path.stem})
+    return pd.DataFrame(rows, columns=["model", "base", "metric", "dim", "gain", "low", "high",
+                                       "clusters", "unit", "training_seconds", "model_mb", "results"])
+
+
+def plural(unit: str) -> str:
+    """"documents", "ISCO unit groups", "groups of pairs sharing a text"."""
+    return unit.replace("group of", "groups of", 1) if unit.startswith("group of") else f"{unit}s"
+
+
+def gain_sentence(row, held_out: str) -> str:
+    """One sentence on a tuned model's gain over its base, with the interval and what it redrew."""
+    metric = "nDCG@10" if row.metric == "ndcg@10" else "Spearman"
+    verdict = ("Tuning gains" if row.low > 0 else
+               "Tuning loses" if row.high < 0 else "Tuning changes")
+    sure = ("the interval is above zero" if row.low > 0 else "the interval is below zero"
+            if row.high < 0 else "the interval includes zero: no sure change")
+    unit = "" if not isinstance(row.unit, str) else " " + plural(row.unit)
+    return (f"{verdict} {row.gain:+.3f} {metric} for **{row.model}** over {row.base} on {held_out} "
+            f"(95 % interval {row.low:+.3f} to {row.high:+.3f}, redrawing {int(row.clusters)}{unit}; "
+            f"{sure}).")
+
+
+def cost_sentence(row, speed: pd.Series | None) -> str:
+    parts = []
+    if pd.notna(row.training_seconds):
+        parts.append(f"training took {row.training_seconds:,.0f} s on this machine")
+    if pd.notna(row.model_mb):
+        parts.append(f"the model takes {row.model_mb:,.0f} MB on disk")
+    if speed is not None and row.model in speed.index:
+        parts.append(f"it encodes {speed[row.model]:,.0f} texts per second here")
+    return (f"Cost: {', '.join(parts)}." if parts else "")
+
+
+def recommendation(best: pd.DataFrame, storage: pd.DataFrame | None, tolerance: float = 0.02,
+                   gains: pd.DataFrame | None = None, speed: pd.Series | None = None,
+                   domain: str = "esco") -> str:
     """A plain-language recommendation: the smallest (dim, precision) of the best retrieval
-    model that keeps nDCG@10 within ``tolerance`` of its full float32 score."""
+    model that keeps nDCG@10 within ``tolerance`` of its full float32 score, the best model for
+    similarity, and, with ``gains``, how sure the tuned model's gain is and what it costs."""
+    retrieval_words, similarity_words, held_out = USE_WORDS[domain]
+    text = []
     model = best.loc["retrieval at full size (nDCG@10)", "model"]
-    if model is None or model not in set(storage.model):
+    if model is not None and storage is not None and model in set(storage.model):
+        text.append(_retrieval_advice(model, storage, tolerance, retrieval_words))
+    similarity = best.loc["similarity (domain Spearman)"]
+    if pd.notna(similarity.model):
+        prefix = ("" if not text else " ")
+        text.append(f"{prefix}{similarity_words} the best model is **{similarity.model}** (Spearman "
+                    f"{similarity.value:.3f} on {held_out})." if domain == "esco" else
+                    f"{prefix}{similarity_words} use **{similarity.model}**: Spearman "
+                    f"{similarity.value:.3f} on {held_out}.")
+    if not text:
         return "Not enough results to recommend a model: run notebooks 02-04 first."
+    for row in (gains.itertuples() if gains is not None else ()):
+        text.append(" " + gain_sentence(row, held_out))
+        cost = cost_sentence(row, speed)
+        text.append(f" {cost}" if cost else "")
+    return "".join(text)
+
+
+def _retrieval_advice(model: str, storage: pd.DataFrame, tolerance: float, words: str) -> str:
     own = storage[storage.model == model]
     reference = own[(own.dim == own.dim.max()) & (own.precision == "float32")]["ndcg@10"].iloc[0]
     keeps = own[own["ndcg@10"] >= reference - tolerance].sort_values("bytes_per_text")
@@ -199,20 +282,17 @@ def recommendation(best: pd.DataFrame, storage: pd.DataFrame, tolerance: float =
     else:
         storage_advice = (f"Store it at full size in float32 ({full_bytes:g} bytes per text): every "
                           f"smaller dimension or precision loses more than {tolerance} nDCG@10.")
-    similarity = best.loc["job-title similarity (domain Spearman)"]
-    return (f"For retrieval in this domain deploy **{model}**: nDCG@10 {reference:.3f} at full size. "
-            f"{storage_advice} For job-title similarity (matching titles to titles) the best model is "
-            f"**{similarity.model}** (Spearman {similarity.value:.3f} on held-out occupation groups).")
+    return f"{words} deploy **{model}**: nDCG@10 {reference:.3f} at full size. {storage_advice}"
 
 
-#: The columns of :func:`summary_table`: (header, dataset, split, metric, dim) where dim
-#: "full" means each model's own size.
+#: The columns of :func:`summary_table`: (header, dataset or task, split, metric, dim) where dim
+#: "full" means each model's own size; a task ("pairs", "retrieval") takes any domain's data.
 SUMMARY_COLUMNS = (
     ("STS-B dev Pearson (angular)", "stsb", "dev", "angular_pearson", None),
     ("STS-B test Spearman (cosine)", "stsb", "test", "cosine_spearman", None),
-    ("domain test Spearman", "esco-pairs", "test", "spearman", None),
-    ("nDCG@10 full size", "esco-retrieval", "test", "ndcg@10", "full"),
-    ("nDCG@10 at 64 dims", "esco-retrieval", "test", "ndcg@10", 64),
+    ("domain test Spearman", "pairs", "test", "spearman", None),
+    ("nDCG@10 full size", "retrieval", "test", "ndcg@10", "full"),
+    ("nDCG@10 at 64 dims", "retrieval", "test", "ndcg@10", 64),
 )
 
 
@@ -220,8 +300,9 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per model with the headline metric of each use (see ``SUMMARY_COLUMNS``)."""
     rows = {}
     for header, dataset, split, metric, dim in SUMMARY_COLUMNS:
-        chosen = results[(results.dataset == dataset) & (results.split == split)
-                         & (results.metric == metric)]
+        rows_in = (rows_of(results, dataset) if dataset in ("pairs", "retrieval")
+                   else results[results.dataset == dataset])
+        chosen = rows_in[(rows_in.split == split) & (rows_in.metric == metric)]
         if dim == "full":
             chosen = chosen[chosen.dim == chosen.groupby("model").dim.transform("max")]
         elif dim is not None:
@@ -269,7 +350,7 @@ def main(argv=None) -> int:
         from nbhelpers import plots
         from nbhelpers.runs import write_bytes_atomic
 
-        test = table[(table.dataset == "esco-retrieval") & (table.split == "test")]
+        test = rows_of(table[table.split == "test"], "retrieval")
         fig = plots.plot_metric_by_dim(test, "ndcg@10")
         buffer = io.BytesIO()
         fig.savefig(buffer, format=args.figure.suffix.lstrip(".") or "png", dpi=120)

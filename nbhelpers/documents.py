@@ -17,6 +17,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -315,13 +316,21 @@ class LLMQuestionGenerator:
 
 def _inverse_cloze(chunks: list[Chunk], seed: int,
                    skipped: dict[str, int]) -> list[dict[str, str]]:
+    """One (sentence, rest of the chunk) pair per chunk. The query is drawn among the chunk's
+    sentences that no other chunk holds (an overlap or a repeated boilerplate line would make
+    another chunk an equally right answer); a chunk without such a sentence is skipped."""
     rng = random.Random(seed)
+    holders = Counter(s for chunk in chunks for s in set(chunk.sentences))
     pairs = []
     for chunk in chunks:
         if len(chunk.sentences) < 2:
             skipped["single_sentence"] += 1
             continue
-        i = rng.randrange(len(chunk.sentences))
+        own = [i for i, s in enumerate(chunk.sentences) if holders[s] == 1]
+        if not own:
+            skipped["query_in_other_chunk"] += 1
+            continue
+        i = own[rng.randrange(len(own))]
         query = chunk.sentences[i]
         passage = " ".join(chunk.sentences[:i] + chunk.sentences[i + 1 :])
         if query in passage:
@@ -392,7 +401,7 @@ def generate_qa_pairs(chunks: Iterable[Chunk], method: str = "inverse-cloze", se
     chunks = list(chunks)
     generator = _generator_for(method, llm_options)
     if generator is None:
-        skipped = {"single_sentence": 0, "query_in_passage": 0}
+        skipped = {"single_sentence": 0, "query_in_other_chunk": 0, "query_in_passage": 0}
         return QAResult(_inverse_cloze(chunks, seed, skipped), skipped, len(chunks))
     skipped = {"timeout": 0, "http_error": 0, "connection_error": 0, "malformed": 0}
     failures: list[dict[str, str]] = []

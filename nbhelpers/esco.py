@@ -59,6 +59,10 @@ class Taxonomy:
         return Taxonomy(self.occupations.loc[list(uris)], self.groups,
                         self.occupations_file, self.groups_file)
 
+    def preview(self, n: int = 5) -> pd.DataFrame:
+        """The first occupations, with the columns the pairs are built from."""
+        return self.occupations[["preferred_label", "alt_labels", "isco_group", "description"]].head(n)
+
     def summary(self) -> dict[str, int]:
         codes = self.occupations.isco_group
         return {

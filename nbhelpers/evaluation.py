@@ -104,6 +104,24 @@ def auc(lower, upper) -> float:
     return float(roc_auc_score(labels, np.r_[lower, upper]))
 
 
+def cluster_bootstrap(statistic, clusters, *, resamples: int = 1000, seed: int = 42) -> dict[str, float]:
+    """``statistic(rows)`` on every row and its 95 % interval over ``resamples`` redraws of
+    whole clusters with replacement. Returns ``gain``, ``low``, ``high`` and ``clusters``."""
+    clusters = np.asarray(clusters)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise InputError(f"resamples={resamples}: expected a positive number")
+    names, members = np.unique(clusters, return_inverse=True)
+    if len(names) < 2:
+        raise InputError(f"bootstrap: {len(names)} cluster(s); resampling needs at least 2")
+    rows = [np.flatnonzero(members == k) for k in range(len(names))]
+    rng = np.random.default_rng(seed)
+    values = [statistic(np.concatenate([rows[k] for k in rng.integers(len(rows), size=len(rows))]))
+              for _ in range(resamples)]
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return {"gain": float(statistic(np.arange(len(clusters)))), "low": float(low),
+            "high": float(high), "clusters": len(names)}
+
+
 def bootstrap_gain(gold, before, after, clusters, *, resamples: int = 1000,
                    seed: int = 42) -> dict[str, float]:
     """Spearman gain of ``after`` over ``before`` against ``gold``, with a 95 % interval.
@@ -113,32 +131,54 @@ def bootstrap_gain(gold, before, after, clusters, *, resamples: int = 1000,
     another split holds out other groups. Returns ``gain``, ``low`` and ``high``.
     """
     gold, before, after = (np.asarray(a, dtype=float) for a in (gold, before, after))
-    clusters = np.asarray(clusters)
     if not len(gold) == len(before) == len(after) == len(clusters):
         raise InputError(f"bootstrap: gold, before, after and clusters need one value per pair; got "
                          f"{len(gold)}, {len(before)}, {len(after)} and {len(clusters)}")
-    if resamples < 1:
-        raise InputError(f"resamples={resamples}: expected a positive number")
-    names, members = np.unique(clusters, return_inverse=True)
-    if len(names) < 2:
-        raise InputError(f"bootstrap: {len(names)} cluster(s); resampling needs at least 2")
-    rows = [np.flatnonzero(members == k) for k in range(len(names))]
-    rng = np.random.default_rng(seed)
 
     def gain(index):
         return stats.spearmanr(after[index], gold[index])[0] - stats.spearmanr(before[index], gold[index])[0]
 
-    gains = [gain(np.concatenate([rows[k] for k in rng.integers(len(rows), size=len(rows))]))
-             for _ in range(resamples)]
-    low, high = np.nanpercentile(gains, [2.5, 97.5])
-    return {"gain": float(gain(np.arange(len(gold)))), "low": float(low), "high": float(high)}
+    return cluster_bootstrap(gain, clusters, resamples=resamples, seed=seed)
+
+
+def per_query_ndcg(judge, scores: np.ndarray, k: int = 10) -> np.ndarray:
+    """nDCG@k of each query (binary relevance, as ``InformationRetrievalEvaluator``)."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    out = np.empty(len(judge.queries_ids))
+    for i, (qid, ranked) in enumerate(zip(judge.queries_ids, top)):
+        relevant = judge.relevant_docs[qid]
+        hits = np.array([judge.corpus_ids[j] in relevant for j in ranked], dtype=float)
+        out[i] = (hits * discount[:len(hits)]).sum() / discount[:min(len(relevant), k)].sum()
+    return out
+
+
+def retrieval_gain_interval(before, after, ir: tuple, clusters: pd.Series, dim: int | None = None,
+                            **bootstrap) -> dict[str, float]:
+    """nDCG@10 gain of encoder ``after`` over ``before`` on ``ir`` (at ``dim``, None: full
+    size), with a 95 % interval redrawing whole clusters of queries (``clusters``: query id ->
+    cluster, e.g. each question's document)."""
+    judge = retrieval_judge(*ir)
+    per_model = []
+    for encoder in (before, after):
+        q, d = encode_retrieval(encoder, judge)
+        per_model.append(per_query_ndcg(judge, truncate(q, dim) @ truncate(d, dim).T))
+    missing = [qid for qid in judge.queries_ids if qid not in clusters.index]
+    if missing:
+        raise InputError(f"clusters: no cluster for query {missing[0]!r} ({len(missing)} queries)")
+    difference = per_model[1] - per_model[0]
+    result = cluster_bootstrap(lambda rows: difference[rows].mean(),
+                               clusters.loc[judge.queries_ids].to_numpy(), **bootstrap)
+    return {**result, "before": float(per_model[0].mean()), "after": float(per_model[1].mean()),
+            "unit": clusters.name}
 
 
 def gain_interval(before, after, pairs: pd.DataFrame, clusters, **bootstrap) -> dict[str, float]:
     """:func:`bootstrap_gain` of encoder ``after`` over encoder ``before`` on graded ``pairs``."""
     left, right = pairs.text1.tolist(), pairs.text2.tolist()
-    return bootstrap_gain(pairs.score, pair_cosines(before, left, right),
-                          pair_cosines(after, left, right), clusters, **bootstrap)
+    result = bootstrap_gain(pairs.score, pair_cosines(before, left, right),
+                            pair_cosines(after, left, right), clusters, **bootstrap)
+    return {**result, "unit": getattr(clusters, "name", None)}
 
 
 def retrieval_scores(encoder, queries: dict, corpus: dict, relevant: dict,
@@ -237,17 +277,34 @@ def known_value(records: list[dict], model: str, dataset: str, split: str, metri
                                                  r["dim"]) == (model, dataset, split, metric, dim)), None)
 
 
-def evaluate_pairs(encoders: dict, pairs: pd.DataFrame, split: str = "test") -> list[dict]:
-    """Domain graded-pair records for every encoder."""
+def evaluate_pairs(encoders: dict, pairs: pd.DataFrame, split: str = "test",
+                   dataset: str = "esco-pairs") -> list[dict]:
+    """Domain graded-pair records for every encoder (``dataset``: ``Prepared.dataset("pairs")``)."""
     return [r for spec, enc in encoders.items()
-            for r in to_records(spec, "esco-pairs", split, pair_scores(enc, pairs))]
+            for r in to_records(spec, dataset, split, pair_scores(enc, pairs))]
 
 
-def evaluate_retrieval(encoders: dict, ir: tuple, dims=None, split: str = "test") -> list[dict]:
-    """Retrieval records for every encoder at ``dims`` (``None``: :func:`default_dims`)."""
+def evaluate_retrieval(encoders: dict, ir: tuple, dims=None, split: str = "test",
+                       dataset: str = "esco-retrieval") -> list[dict]:
+    """Retrieval records for every encoder at ``dims`` (``None``: :func:`default_dims`);
+    ``dataset``: ``Prepared.dataset("retrieval")``."""
     return [r for spec, enc in encoders.items()
             for r in retrieval_records(spec, split, retrieval_scores(
-                enc, *ir, dims=dims or default_dims(enc.dim)))]
+                enc, *ir, dims=dims or default_dims(enc.dim)), dataset)]
+
+
+def task_of(dataset: str) -> str:
+    """"pairs", "retrieval" or the dataset itself ("stsb", "speed"): a domain's graded or
+    scored pairs are named ``<domain>-pairs``, its retrieval data ``<domain>-retrieval``."""
+    for task in ("pairs", "retrieval"):
+        if dataset.endswith(f"-{task}"):
+            return task
+    return dataset
+
+
+def rows_of(table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The rows of a results table whose dataset serves ``task`` (see :func:`task_of`)."""
+    return table[table.dataset.map(task_of) == task]
 
 
 def save_results(run_dir: str | Path, notebook: str, records: list[dict], **extra) -> Path:

@@ -6,7 +6,39 @@ import numpy as np
 import pandas as pd
 
 from nbhelpers.esco import Taxonomy
+from nbhelpers.evaluation import rows_of
 from nbhelpers.splits import SPLITS
+
+SPLIT_COLOURS = ["#4c72b0", "#dd8452", "#55a868"]
+
+
+def plot_split(prepared, source):
+    """What notebook 01's split holds out: occupations per ISCO major group (ESCO), questions
+    per document (your documents) or the scores of each split (your pairs)."""
+    if prepared.domain == "esco":
+        return plot_split_by_major_group(prepared.occupations, source)
+    if prepared.domain == "docs":
+        docs = prepared.documents.sort_values(["split", "source"])
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(docs) + 1.2))
+        colours = dict(zip(SPLITS, SPLIT_COLOURS))
+        ax.barh(docs.source, docs.questions, color=docs.split.map(colours))
+        ax.invert_yaxis()
+        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[s]) for s in SPLITS],
+                  labels=list(SPLITS), loc="lower right")
+        ax.set_xlabel("questions")
+        ax.set_title("Questions per document, coloured by the document's split")
+        fig.tight_layout()
+        return fig
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for split, colour in zip(SPLITS, SPLIT_COLOURS):
+        ax.hist(prepared.pairs[split].similarity, bins=20, alpha=0.6, color=colour, label=split,
+                density=True)
+    ax.set_xlabel("score (the file's scale)")
+    ax.set_ylabel("share of the split's pairs")
+    ax.set_title("Scores of each split")
+    ax.legend()
+    fig.tight_layout()
+    return fig
 
 
 def plot_split_by_major_group(occupations: pd.DataFrame, taxonomy: Taxonomy):
@@ -17,7 +49,7 @@ def plot_split_by_major_group(occupations: pd.DataFrame, taxonomy: Taxonomy):
              .reindex(columns=[s for s in SPLITS if s in set(occupations.split)]))
     table.index = [f"{code} {taxonomy.group_label(code)}" for code in table.index]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.2))
-    table.iloc[::-1].plot.barh(stacked=True, ax=ax, color=["#4c72b0", "#dd8452", "#55a868"])
+    table.iloc[::-1].plot.barh(stacked=True, ax=ax, color=SPLIT_COLOURS)
     ax.set_xlabel("occupations")
     ax.set_title("Occupations per ISCO-08 major group and split")
     fig.tight_layout()
@@ -27,7 +59,7 @@ def plot_split_by_major_group(occupations: pd.DataFrame, taxonomy: Taxonomy):
 def plot_pair_levels(pairs: pd.DataFrame, levels):
     """Pairs per relation level with the target each level trains towards."""
     counts = pairs.level.value_counts().reindex(levels, fill_value=0)
-    targets = pairs.groupby("level")[["score", "score_angular"]].first().reindex(levels)
+    targets = pairs.groupby("level")[["score", "score_angular"]].mean().reindex(levels)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
     counts.plot.bar(ax=left, color="#4c72b0")
     left.set_title("Pairs per level")
@@ -64,7 +96,8 @@ def plot_similarity(texts, encoder=None, *, matrix=None, title=None, ax=None, vr
     vmin, vmax = vrange or _color_range([matrix])
     if ax is None:
         fig, ax = plt.subplots(figsize=(0.8 * len(texts) + 2, 0.65 * len(texts) + 1))
-    sns.heatmap(matrix, xticklabels=texts, yticklabels=texts, vmin=vmin, vmax=vmax,
+    labels = [t if len(t) <= 40 else t[:39] + "…" for t in texts]
+    sns.heatmap(matrix, xticklabels=labels, yticklabels=labels, vmin=vmin, vmax=vmax,
                 cmap="YlOrRd", annot=True, fmt=".2f", annot_kws={"size": 8}, square=True,
                 cbar_kws={"shrink": 0.7}, ax=ax)
     ax.tick_params(axis="x", rotation=90)
@@ -121,7 +154,7 @@ def plot_level_similarity(table: pd.DataFrame, levels, targets: dict[str, float]
     ax.plot(range(len(levels)), [targets[level] for level in levels], "k_", markersize=30,
             markeredgewidth=2, label="target")
     ax.set_ylabel("mean cosine")
-    ax.set_title("Mean similarity per relation level (black: graded target)")
+    ax.set_title("Mean similarity per level (black: the level's target)")
     ax.tick_params(axis="x", rotation=20)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -132,7 +165,12 @@ def plot_generalisation_vs_domain(table: pd.DataFrame, sts=("dev", "angular_pear
     """Each model as a point: STS-B (general English) against domain pair Spearman."""
     split, metric = sts
     general = table[(table.dataset == "stsb") & (table.split == split) & (table.metric == metric)]
-    domain = table[(table.dataset == "esco-pairs") & (table.split == "test") & (table.metric == "spearman")]
+    domain = rows_of(table[table.split == "test"], "pairs")
+    domain, domain_label = domain[domain.metric == "spearman"], "domain pair Spearman (held-out)"
+    if domain.empty:  # your documents: retrieval is the domain use
+        domain = rows_of(table[(table.split == "test") & (table.metric == "ndcg@10")], "retrieval")
+        domain = domain[domain.dim == domain.groupby("model").dim.transform("max")]
+        domain_label = "nDCG@10, full size (held-out)"
     points = pd.merge(general.groupby("model").value.first().rename("general"),
                       domain.groupby("model").value.first().rename("domain"),
                       left_index=True, right_index=True)
@@ -141,7 +179,7 @@ def plot_generalisation_vs_domain(table: pd.DataFrame, sts=("dev", "angular_pear
     for model, row in points.iterrows():
         ax.annotate(model, (row.general, row.domain), textcoords="offset points", xytext=(6, 4))
     ax.set_xlabel(f"STS-B {split} {metric} (general English)")
-    ax.set_ylabel("domain pair Spearman (held-out groups)")
+    ax.set_ylabel(domain_label)
     ax.set_title("Generalisation vs domain fit: up is better, left is forgetting")
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nbhelpers.evaluation import rows_of
 from nbhelpers.runs import DATA_DIR, MANIFEST, RESULTS_DIR, write_bytes_atomic, write_text_atomic
 
 REPORT_DIR = "report"
@@ -58,6 +59,9 @@ def notebook_status(run_dir: Path, series: list[str], steps: dict) -> list[dict]
         runner, own = steps.get(f"run:{stem}", {}), steps.get(stem, {})
         executed = (run_dir / name).exists()
         status = "finished" if runner or own else ("failed" if executed else "not run")
+        skipped = steps.get(f"skip:{stem}")
+        if skipped and status == "not run":
+            status = "skipped: " + skipped.get("reason", "")
         rows.append({"name": stem, "status": status, "executed": executed,
                      "html": (run_dir / name).with_suffix(".html").exists(),
                      "seconds": runner.get("seconds", own.get("seconds")),
@@ -73,15 +77,18 @@ def write_report(run_dir: str | Path, series: list[str]) -> Path:
     steps = manifest.get("steps", {})
     statuses = notebook_status(run_dir, series, steps)
     invocation = (manifest.get("invocations") or [{}])[0]
-    sections = [_header(run_dir, invocation, statuses)]
+    sections = [""]
     table = None
     if any((run_dir / RESULTS_DIR).glob("*.json")):
         from nbhelpers.compare import collect_results
 
         table, _ = collect_results(run_dir)
+    domain = _domain(run_dir)
+    sections[0] = _header(run_dir, invocation, statuses, domain)
     sections.append(_recommendation(run_dir))
-    sections.append(_figures(run_dir, table))
-    sections.append(_comparison(run_dir, table))
+    sections.append(_figures(run_dir, table, domain))
+    sections.append(_comparison(run_dir, table, domain))
+    sections.append(_gains(run_dir, domain))
     sections.append(_notebooks(statuses))
     sections.append(_data(steps.get("01_data_preparation")))
     sections.append(f'<p><small>Every figure of the run: <code>{RESULTS_DIR}/*.json</code>; parameters, '
@@ -99,17 +106,43 @@ def _read_manifest(run_dir: Path) -> dict:
     return read_manifest(path) if path.exists() else {}
 
 
-def _header(run_dir: Path, invocation: dict, statuses: list[dict]) -> str:
+#: What a run adapts to, by domain (the page's title).
+SUBJECTS = {"esco": "job titles", "docs": "your documents", "pairs": "your scored pairs"}
+#: The comparison columns' notes where your data change their meaning.
+DOMAIN_NOTES = {
+    "docs": {"nDCG@10 full size": "retrieval: questions about your held-out documents finding their "
+             "passage among every chunk of the collection, at the model's full vector size"},
+    "pairs": {"domain test Spearman": "your held-out scored pairs (no text of them in training): "
+              "does the model order them as your scores do?"},
+}
+
+
+#: What the up axis of the general-vs-domain figure measures, by domain.
+DOMAIN_AXIS = {"esco": "job-title pairs of held-out groups", "pairs": "your held-out scored pairs",
+               "docs": "retrieval on your held-out documents (nDCG@10)"}
+
+
+def _domain(run_dir: Path) -> str:
+    from nbhelpers.prepare import DATASET_FILE
+
+    path = run_dir / DATA_DIR / DATASET_FILE
+    return json.loads(path.read_text(encoding="utf-8"))["domain"] if path.exists() else "esco"
+
+
+def _header(run_dir: Path, invocation: dict, statuses: list[dict], domain: str) -> str:
     machine = invocation.get("machine", {})
     done = sum(s["status"] == "finished" for s in statuses)
+    skipped = sum(s["status"].startswith("skipped") for s in statuses)
     seconds = sum(s["seconds"] or 0 for s in statuses)
     peaks = [s["peak_memory_mb"] for s in statuses if s["peak_memory_mb"]]
-    facts = [f"{done} of {len(statuses)} notebooks finished",
+    facts = [f"{done} of {len(statuses) - skipped} notebooks finished"
+             + (f" ({skipped} not for this data)" if skipped else ""),
              f"{seconds / 60:.1f} min of notebook time" if seconds else None,
              f"peak memory {max(peaks):,.0f} MB" if peaks else None,
              f"profile <code>{_e(invocation['profile'])}</code>" if "profile" in invocation else None,
              f"hub {_e(invocation['hub'])}" if "hub" in invocation else None]
-    lines = [f"<h1>Adapting sentence embeddings to job titles: run {_e(run_dir.name)}</h1>",
+    lines = [f"<h1>Adapting sentence embeddings to {SUBJECTS.get(domain, domain)}: run "
+             f"{_e(run_dir.name)}</h1>",
              "<p>" + " · ".join(f for f in facts if f) + "</p>"]
     if invocation.get("command"):
         lines.append(f"<p><small>Command <code>{_e(invocation['command'])}</code>, commit "
@@ -130,12 +163,12 @@ def _recommendation(run_dir: Path) -> str:
             "<p><small>Written by notebook 05 from the test-split figures below.</small></p>")
 
 
-def _figures(run_dir: Path, table: pd.DataFrame | None) -> str:
+def _figures(run_dir: Path, table: pd.DataFrame | None, domain: str = "esco") -> str:
     from nbhelpers import plots
 
     parts = ["<h2>Headline figures</h2>"]
-    retrieval = None if table is None else table[(table.dataset == "esco-retrieval")
-                                                 & (table.split == "test") & (table.metric == "ndcg@10")]
+    retrieval = None if table is None else rows_of(
+        table[(table.split == "test") & (table.metric == "ndcg@10")], "retrieval")
     if retrieval is None or retrieval.empty:
         parts.append('<p class="missing">No retrieval results yet (notebooks 02-04 write them).</p>')
     else:
@@ -149,9 +182,9 @@ def _figures(run_dir: Path, table: pd.DataFrame | None) -> str:
                      "without STSB_DIR) or the notebooks that score it did not finish.</p>")
     else:
         parts.append(_figure(run_dir, "sts-vs-domain.png", plots.plot_generalisation_vs_domain(table),
-                             "Each model as a point: general English (STS-B dev) across, job-title "
-                             "pairs of held-out groups up. Tuning should move a model up without "
-                             "moving it left (forgetting)."))
+                             "Each model as a point: general English (STS-B dev) across, "
+                             f"{DOMAIN_AXIS.get(domain, DOMAIN_AXIS['esco'])} up. Tuning should move a "
+                             "model up without moving it left (forgetting)."))
     return "\n".join(parts)
 
 
@@ -166,12 +199,12 @@ def _figure(run_dir: Path, name: str, fig, caption: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
-def _comparison(run_dir: Path, table: pd.DataFrame | None) -> str:
+def _comparison(run_dir: Path, table: pd.DataFrame | None, domain: str = "esco") -> str:
     from nbhelpers.compare import against_base, base_models, summary_table
 
     if table is None or table.empty:
         return '<h2>Comparison</h2><p class="missing">No results yet: no notebook saved results.</p>'
-    summary = summary_table(table)
+    summary = summary_table(table).dropna(axis=1, how="all")  # a use this run's data lack
     long = against_base(summary, base_models(run_dir)).set_index(["model", "metric"])
     head = "".join(f"<th>{_e(c)}</th>" for c in ["model", *summary.columns])
     body = []
@@ -181,12 +214,38 @@ def _comparison(run_dir: Path, table: pd.DataFrame | None) -> str:
             row = long.loc[(model, column)]
             cells.append(f'<td class="num">{_cell(row)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    notes = "".join(f"<dt>{_e(c)}</dt><dd>{_e(COLUMN_NOTES[c])}</dd>" for c in summary.columns
-                    if c in COLUMN_NOTES)
+    column_notes = {**COLUMN_NOTES, **DOMAIN_NOTES.get(domain, {})}
+    notes = "".join(f"<dt>{_e(c)}</dt><dd>{_e(column_notes[c])}</dd>" for c in summary.columns
+                    if c in column_notes and summary[c].notna().any())
     return (f"<h2>Comparison</h2><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
             "</tbody></table><p><small>Tuned models show their base model's value, the change and "
             "the relative change below their own. A blank cell: not measured in this run.</small></p>"
             f"<dl>{notes}</dl>")
+
+
+def _gains(run_dir: Path, domain: str) -> str:
+    """Each tuned model's test gain over its base with the 95 % interval, and what tuning cost."""
+    from nbhelpers.compare import USE_WORDS, plural, tuning_gains
+
+    gains = tuning_gains(run_dir)
+    if gains.empty:
+        return ('<h2>Gain from tuning</h2><p class="missing">No tuned model with a test gain yet '
+                "(notebooks 03 and 04 save it).</p>")
+    rows = "".join(
+        f"<tr><th><code>{_e(g.model)}</code></th><td><code>{_e(g.base)}</code></td>"
+        f"<td>{'nDCG@10' if g.metric == 'ndcg@10' else 'Spearman'}</td>"
+        f'<td class="num">{g.gain:+.4f}</td><td class="num">{g.low:+.4f} to {g.high:+.4f}</td>'
+        f'<td class="num">{int(g.clusters)} {_e(plural(g.unit) if g.unit else "")}</td>'
+        f'<td class="num">{"" if pd.isna(g.training_seconds) else f"{g.training_seconds:,.0f} s"}</td>'
+        f'<td class="num">{"" if pd.isna(g.model_mb) else f"{g.model_mb:,.0f} MB"}</td></tr>'
+        for g in gains.itertuples())
+    return ("<h2>Gain from tuning</h2><table><thead><tr><th>tuned model</th><th>base</th><th>metric"
+            "</th><th>gain on the test split</th><th>95 % interval</th><th>redrawn</th><th>training"
+            f"</th><th>size on disk</th></tr></thead><tbody>{rows}</tbody></table><p><small>Measured on "
+            f"{_e(USE_WORDS[domain][2])}. The interval comes from a bootstrap that redraws whole "
+            "clusters of the test split (the unit named under <em>redrawn</em>) 1,000 times; an "
+            "interval above zero is a gain that another draw of held-out data would keep."
+            "</small></p>")
 
 
 def _cell(row) -> str:
@@ -206,7 +265,8 @@ def _notebooks(statuses: list[dict]) -> str:
                                     else ""))
         status = {"finished": '<span class="ok">finished</span>',
                   "failed": '<span class="missing">failed: see the executed notebook</span>',
-                  "not run": '<span class="missing">not run</span>'}[s["status"]]
+                  "not run": '<span class="missing">not run</span>'}.get(
+                      s["status"], f"<span>{_e(s['status'])}</span>")
         params = "".join(f"<dt><code>{_e(k)}</code></dt><dd><code>{_e(json.dumps(v))}</code></dd>"
                          for k, v in sorted(s["parameters"].items()))
         details = f"<details><summary>parameters</summary><dl>{params}</dl></details>" if params else ""
@@ -223,15 +283,37 @@ def _data(step: dict | None) -> str:
     if not step or "counts" not in step:
         return f'<h2>Data</h2><p class="missing">No datasets recorded (notebook 01 writes {DATA_DIR}/).</p>'
     counts, source = step["counts"], step.get("source", {})
-    splits = list(counts["occupations"])
-    rows = [("occupations", [counts["occupations"][s] for s in splits]),
-            ("graded pairs", [sum(counts["pairs"][s].values()) for s in splits]),
-            ("retrieval pairs", [counts["retrieval_pairs"][s] for s in splits])]
+    splits = ["train", "validation", "test"]
+    rows = [(name, [counts[key][s] for s in splits])
+            for name, key in (("occupations", "occupations"), ("documents", "documents"),
+                              ("chunks", "chunks")) if key in counts]
+    if counts.get("pairs"):
+        rows.append(("graded pairs", [sum(counts["pairs"][s].values()) for s in splits]))
+    if any(counts["retrieval_pairs"].values()):
+        rows.append(("retrieval pairs", [counts["retrieval_pairs"][s] for s in splits]))
+    report = step.get("report") or {}
     body = "".join(f"<tr><th>{name}</th>" + "".join(f'<td class="num">{v:,}</td>' for v in values)
                    + "</tr>" for name, values in rows)
-    facts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in source.items())
-    return (f"<h2>Data</h2><p>Source: {_e(facts)}; {counts.get('qa_pairs', 0):,} QA pairs from "
-            f"documents.</p><table><thead><tr><th></th>"
+    facts = ", ".join(f"{v:,} {k.replace('_', ' ')}" if isinstance(v, int) and not isinstance(v, bool)
+                      else f"{k.replace('_', ' ')} {v}" for k, v in source.items())
+    extra = (f"; {counts['qa_pairs']:,} QA pairs from documents" if "qa_pairs" in counts else "")
+    notes = []
+    if "near_duplicates" in report:
+        near = report["near_duplicates"]
+        twins = near["held_out_chunks_with_a_training_twin"]
+        notes.append(f"{near['pairs_across_documents']:,} near-duplicate chunk pairs across documents "
+                     f"(TF-IDF cosine ≥ {near['threshold']}); {twins:,} held-out chunks have a "
+                     "near-duplicate in a training document")
+    if "round_trip" in report:
+        trip = report["round_trip"]
+        notes.append(f"round-trip filter: {trip['kept']:,} of {trip['checked']:,} training questions "
+                     f"kept ({trip['model']} ranks their passage in its top {trip['top_k']})")
+    if "qa" in report:
+        skipped = {k: v for k, v in report["qa"]["skipped"].items() if v}
+        notes.append(f"questions by {report['qa']['method']} from {report['qa']['chunks']:,} chunks"
+                     + (f"; chunks skipped: {skipped}" if skipped else ""))
+    extra += "".join(f"; {n}" for n in notes)
+    return (f"<h2>Data</h2><p>Source: {_e(facts)}{_e(extra)}.</p><table><thead><tr><th></th>"
             + "".join(f"<th>{_e(s)}</th>" for s in splits) + f"</tr></thead><tbody>{body}</tbody></table>")
 
 

@@ -12,6 +12,7 @@ executed notebook is also exported to HTML, and ``index.html`` is the run's repo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import asdict
@@ -20,10 +21,10 @@ from pathlib import Path
 from nbhelpers.env import is_offline
 from nbhelpers.errors import InputError, command_line
 from nbhelpers.paths import project_root
-from nbhelpers.prepare import PrepareConfig
+from nbhelpers.prepare import DATASET_FILE, TASKS, PrepareConfig
 from nbhelpers.report import PeakMemory, export_html, write_report
 from nbhelpers.provenance import command, stamp
-from nbhelpers.runs import finished_steps, new_run_dir, record_invocation, record_step
+from nbhelpers.runs import DATA_DIR, finished_steps, new_run_dir, record_invocation, record_step
 from nbhelpers.matryoshka.config import MatryoshkaConfig
 from nbhelpers.siamese.config import SiameseConfig
 
@@ -53,6 +54,28 @@ PROFILES = {
         "04": matryoshka_full_settings(),
     },
 }
+
+
+#: The task each notebook tunes for; a run whose data lack it skips the notebook with one line.
+NEEDS = {"03": ("pairs", "notebook 03 tunes on scored pairs (-p domain pairs -p pairs_csv FILE)"),
+         "04": ("retrieval", "notebook 04 tunes for retrieval on questions and passages "
+                "(-p domain docs -p docs_dir FOLDER)")}
+
+
+def run_domain(run_dir: Path, overrides: dict) -> str:
+    """The run's domain: what notebook 01 wrote, else the ``domain`` override, else "esco"."""
+    written = run_dir / DATA_DIR / DATASET_FILE
+    if written.exists():
+        return json.loads(written.read_text(encoding="utf-8"))["domain"]
+    return overrides.get("domain", "esco")
+
+
+def skip_reason(number: str, domain: str) -> str | None:
+    """Why notebook ``number`` does not run on a ``domain`` run (None: it runs)."""
+    task, why = NEEDS.get(number, (None, ""))
+    if task is None or task in TASKS.get(domain, TASKS["esco"]):
+        return None
+    return f"the run's data (domain {domain!r}) have no {task}: {why}"
 
 
 def notebooks(folder: Path | None = None) -> list[Path]:
@@ -98,6 +121,11 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
                          "--only) or start a new run (--run-id)")
     executed = []
     for index, path in enumerate(paths, start=1):
+        reason = skip_reason(path.name[:2], run_domain(run_dir, overrides or {}))
+        if reason:
+            print(f"[{index}/{len(paths)}] {path.name} skipped: {reason}", flush=True)
+            record_step(run_dir, f"skip:{path.stem}", reason=reason)
+            continue
         declared = set(pm.inspect_notebook(str(path)))
         params = parameters_for(declared, run_dir, profile, overrides or {}, path.name[:2])
         output = run_dir / path.name

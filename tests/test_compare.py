@@ -105,7 +105,7 @@ def test_comparison_records(ir):
 
 def test_recommendation_without_a_cheaper_option():
     best = pd.DataFrame({"model": ["m", "m", "m"], "value": [0.6, 0.8, 0.5], "dim": [None, 16, 8]},
-                        index=["job-title similarity (domain Spearman)", "retrieval at full size (nDCG@10)",
+                        index=["similarity (domain Spearman)", "retrieval at full size (nDCG@10)",
                                "retrieval at 64 dims (nDCG@10)"])
     storage = pd.DataFrame({"model": "m", "dim": [16, 16, 8], "precision": ["float32", "binary", "float32"],
                             "bytes_per_text": [64, 2, 32], "ndcg@10": [0.8, 0.3, 0.5]})

@@ -232,7 +232,7 @@ def test_inverse_cloze_skips_single_sentence_chunks():
     chunks = _chunks(3) + _chunks(2, sentences_per_chunk=1)
     result = generate_qa_pairs(chunks, seed=0)
     assert len(result.pairs) == 3
-    assert result.skipped == {"single_sentence": 2, "query_in_passage": 0}
+    assert result.skipped == {"single_sentence": 2, "query_in_other_chunk": 0, "query_in_passage": 0}
     assert result.n_chunks == 5
 
 
@@ -251,7 +251,28 @@ def test_documents_to_qa_pairs_end_to_end(tmp_path):
     assert result.skipped["empty_file"] == 1
     assert {p["source"] for p in result.pairs} == {"care.txt", "guide.pdf"}
     assert all(set(p) == PAIR_KEYS for p in result.pairs)
-    assert len(result.pairs) + result.skipped["single_sentence"] == result.n_chunks
+    skipped = result.skipped["single_sentence"] + result.skipped["query_in_other_chunk"]
+    assert len(result.pairs) + skipped == result.n_chunks
+
+
+def test_inverse_cloze_never_asks_a_sentence_another_chunk_holds():
+    """With overlapping chunks (or a boilerplate line repeated across documents) a shared
+    sentence would make two chunks right answers: the query is drawn among the chunk's own."""
+    shared = "This sentence closes every section of the guide."
+    chunks = [Chunk(f"doc{k}.md#0", f"doc{k}.md", (f"Section {k} opens here.", shared))
+              for k in range(3)]
+    chunks.append(Chunk("doc9.md#0", "doc9.md", (shared, "Another copy of it follows here.")))
+    result = generate_qa_pairs(chunks, seed=0)
+    assert [p["query"] for p in result.pairs] == ["Section 0 opens here.", "Section 1 opens here.",
+                                                  "Section 2 opens here.",
+                                                  "Another copy of it follows here."]
+    only_shared = [Chunk("a#0", "a", (shared, shared + " Again.")), Chunk("b#0", "b", (shared,
+                   shared + " Again."))]
+    assert generate_qa_pairs(only_shared, seed=0).skipped["query_in_other_chunk"] == 2
+    overlapping = chunk_documents([Document("x.md", " ".join(_sentences(20)))], chunk_size=120,
+                                  overlap=1)
+    held = Counter(s for c in overlapping for s in c.sentences)
+    assert all(held[p["query"]] == 1 for p in generate_qa_pairs(overlapping, seed=1).pairs)
 
 
 def test_documents_to_qa_pairs_rejects_bad_method_before_reading(tmp_path):

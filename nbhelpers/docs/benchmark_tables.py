@@ -190,9 +190,13 @@ def exercises(payloads: list[dict]) -> dict[str, str]:
     """One "Try this" list per notebook (tables ``01`` ... ``05``): what to change, what to look
     at, and, folded, what the change did in a measured run and why."""
     (p,) = payloads
-    machine = p["provenance"]["machine"]
-    measured = (f"Measured at the quick defaults by `benchmarks/exercises.py` (commit "
-                f"{short_commit(p['provenance']['commit'])}, {machine['cores']} CPU cores)")
+
+    def measured_by(provenance: dict) -> str:
+        return (f"Measured at the quick defaults by `benchmarks/exercises.py` (commit "
+                f"{short_commit(provenance['commit'])}, {provenance['machine']['cores']} CPU cores)")
+
+    measured = "; ".join(dict.fromkeys(measured_by(e.get("provenance", p["provenance"]))
+                                       for e in p["exercises"]))
     by_notebook: dict[str, list[str]] = {}
     for e in p["exercises"]:
         items = by_notebook.setdefault(e["notebook"], [])
@@ -203,7 +207,8 @@ def exercises(payloads: list[dict]) -> dict[str, str]:
                      f"the notebook again {again}. Look at {e['look_at']}.\n"
                      f"   <details><summary>What to expect</summary>\n\n"
                      f"   {e['expect'].format(**e['figures'])} {e['discussion']} "
-                     f"({measured}; the run took {e['seconds']:.0f} s.)\n\n   </details>")
+                     f"({measured_by(e.get('provenance', p['provenance']))}; the run took "
+                     f"{e['seconds']:.0f} s.)\n\n   </details>")
     plan = table(["notebook", "exercise", "change", "run time on 2 cores"],
                  [[e["notebook"], e["title"], ", ".join(f"`{k} = {v!r}`" for k, v in e["change"].items()),
                    f"{e['seconds'] / 60:.1f} min"] for e in p["exercises"]])

@@ -12,10 +12,11 @@ from nbhelpers.matryoshka.config import MatryoshkaConfig
 def payload(config: MatryoshkaConfig, attempt: Attempt, base: str, tuned: str, dim: int,
             model_path: Path, adapter_path: Path | None, trainer, seconds: float, train_rows: int,
             replay_rows: int, key: str, validation: pd.DataFrame, sweep: pd.DataFrame | None,
-            choice) -> dict:
+            choice, test_gain: dict | None = None) -> dict:
     """The results file's entries beside ``records``: the models (the tuned one with its base),
     the training (loss curve, per-dimension validation table, speed, best checkpoint, settings),
-    the forgetting guard when it ran, and the attempt."""
+    the forgetting guard when it ran, the test nDCG@10 gain at full size with its interval
+    (``test_gain``) and the attempt."""
     state = trainer.state
     losses = [{k: e.get(k) for k in ("step", "epoch", "loss")} for e in state.log_history if "loss" in e]
     return {
@@ -31,5 +32,7 @@ def payload(config: MatryoshkaConfig, attempt: Attempt, base: str, tuned: str, d
         "forgetting_guard": None if sweep is None else {
             "sweep": sweep.to_dict("records"), "alpha": choice.alpha, "guarded": choice.guarded,
             "reason": choice.reason},
+        "test_gain": None if test_gain is None else {**test_gain, "model": tuned, "base": base,
+                                                     "metric": "ndcg@10", "dim": dim},
         "attempt": attempt.summary(),
     }

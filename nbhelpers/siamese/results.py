@@ -29,6 +29,7 @@ def payload(config: SiameseConfig, attempt: Attempt, names: dict[str, str], dim:
                      "config": config.to_dict()},
         "forgetting_guard": {"sweep": sweep.to_dict("records"), "alpha": choice.alpha,
                              "guarded": choice.guarded, "reason": choice.reason},
-        "test_gain": test_gain,
+        "test_gain": {**test_gain, "model": names["merged"], "base": names["base"],
+                      "metric": "spearman"},
         "attempt": attempt.summary(),
     }
