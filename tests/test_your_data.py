@@ -198,3 +198,51 @@ def test_a_pairs_run_reads_back_and_the_runner_skips_what_it_cannot_do(tmp_path,
     assert "notebook 04 tunes for retrieval" in manifest["steps"]["skip:04_matryoshka"]["reason"]
     assert run.skip_reason("03", "docs").startswith("the run's data (domain 'docs') have no pairs")
     assert run.skip_reason("03", "esco") is None and run.skip_reason("05", "pairs") is None
+
+
+# ------------------------------------------------------------------ TSDAE
+def test_tsdae_damages_sentences_by_deleting_words_and_refuses_too_few():
+    from nbhelpers.matryoshka import tsdae
+
+    sentences = [f"Sentence number {i} tells the reader about topic {i} in twelve plain words."
+                 for i in range(200)]
+    data = tsdae.damaged_dataset(sentences, seed=7)
+    assert data.column_names == ["damaged", "original"] and data["original"] == sentences
+    assert data["damaged"] == tsdae.damaged_dataset(sentences, seed=7)["damaged"]
+    kept = []
+    for damaged, original in zip(data["damaged"], sentences):
+        words, pool = damaged.split(), iter(original.split())
+        assert words and all(w in pool for w in words)   # an ordered subset of the words
+        kept.append(len(words) / len(original.split()))
+    assert 0.3 < np.mean(kept) < 0.5                      # about 60 % deleted
+    with pytest.raises(InputError, match="tsdae=True: 3 training sentences"):
+        tsdae.damaged_dataset(sentences[:3], seed=0)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"tsdae": True, "lora": True}, "tsdae=True with lora=True"),
+    ({"tsdae_epochs": 0}, "tsdae_epochs=0"),
+    ({"tsdae": "yes"}, "tsdae='yes': expected true or false"),
+])
+def test_bad_tsdae_settings_are_named(changes, message):
+    from nbhelpers.matryoshka.config import MatryoshkaConfig
+
+    with pytest.raises(InputError, match=message):
+        MatryoshkaConfig(**changes).validate()
+
+
+@pytest.mark.slow
+def test_tsdae_trains_the_packaged_model_offline(tmp_path):
+    import torch
+
+    from nbhelpers.matryoshka import tsdae
+    from nbhelpers.matryoshka.config import MatryoshkaConfig
+    from nbhelpers.matryoshka.model import load_base_model
+
+    model, _ = load_base_model("minilm")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    sentences = [f"A welder in workshop {i} joins steel parts for bridge number {i}." for i in range(32)]
+    seconds = tsdae.adapt(model, sentences, MatryoshkaConfig(tsdae=True), tmp_path / "tsdae")
+    after = model.state_dict()
+    assert seconds > 0 and any(not torch.equal(before[k], after[k]) for k in before)
+    assert model.encode(["a welder"]).shape == (1, 384)

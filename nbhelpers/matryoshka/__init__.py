@@ -7,6 +7,7 @@ One module per step of the recipe, imported as ``from nbhelpers import matryoshk
 * :mod:`~nbhelpers.matryoshka.config`: the settings and their checks;
 * :mod:`~nbhelpers.matryoshka.data`: training rows for the loss, STS-B replay, hard negatives;
 * :mod:`~nbhelpers.matryoshka.model`: the base model, LoRA, saving;
+* :mod:`~nbhelpers.matryoshka.tsdae`: TSDAE on unlabelled sentences before pair training;
 * :mod:`~nbhelpers.matryoshka.losses`: the loss menu, wrapped in ``MatryoshkaLoss``;
 * :mod:`~nbhelpers.matryoshka.evaluators`: one ``InformationRetrievalEvaluator`` per dimension;
 * :mod:`~nbhelpers.matryoshka.arguments`: ``SentenceTransformerTrainingArguments`` safe on CPU and GPU;
@@ -22,7 +23,7 @@ sentence-transformers' own classes in its cells; the command composes these same
 import importlib
 
 STEPS = ("arguments", "config", "data", "evaluators", "guard", "losses", "model", "progress",
-         "results", "train")
+         "results", "train", "tsdae")
 
 
 def __getattr__(name):

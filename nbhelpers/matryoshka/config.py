@@ -77,6 +77,8 @@ class MatryoshkaConfig:
     lora_dropout: float = 0.1
     lora_target_modules: list[str] | None = None  # None: peft's default for the architecture
     hard_negatives: bool = True           # mine a hard negative for each row with the base model
+    tsdae: bool = False                   # TSDAE on the training split's sentences before pair training
+    tsdae_epochs: float = 1.0             # ... passes over those sentences
     hn_num_negatives: int = 1
     hn_range_min: int = 0
     hn_range_max: int | None = 20
@@ -186,9 +188,14 @@ class MatryoshkaConfig:
         if self.hn_relative_margin is not None:
             _non_negative("hn_relative_margin", self.hn_relative_margin)
         for name in ("matryoshka", "include_qa", "baseline_eval", "evaluate", "lora", "hard_negatives",
-                     "mnrl_gather", "progress"):
+                     "mnrl_gather", "progress", "tsdae"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name}={getattr(self, name)!r}: expected true or false")
+        if not (_is_number(self.tsdae_epochs) and self.tsdae_epochs > 0):
+            raise InputError(f"tsdae_epochs={self.tsdae_epochs!r}: expected a number > 0")
+        if self.tsdae and self.lora:
+            raise InputError("tsdae=True with lora=True: TSDAE trains every weight of the encoder; "
+                             "switch one of them off")
         if not (_is_number(self.mnrl_scale) and self.mnrl_scale > 0):
             raise InputError(f"mnrl_scale={self.mnrl_scale!r}: expected a number > 0 (the similarity "
                              "scale of the ranking loss; 20 is the usual value)")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from nbhelpers.errors import InputError
 from nbhelpers.evaluation import check_dims, default_dims
-from nbhelpers.matryoshka import arguments, data, evaluators, guard, losses
+from nbhelpers.matryoshka import arguments, data, evaluators, guard, losses, tsdae
 from nbhelpers.matryoshka import model as models
 from nbhelpers.matryoshka.checkpoints import last_good_checkpoint
 from nbhelpers.matryoshka.config import MatryoshkaConfig
@@ -192,6 +192,11 @@ def setup(config: MatryoshkaConfig | None = None, prepared=None, *,
         baseline = {f"eval_{k}": float(v) for k, v in evaluator(model).items()}
         print(f"baseline {key} = {baseline.get(key, math.nan):.4f}")
     base_state = guard.snapshot(model) if config.guard_alphas else None
+    if config.tsdae:
+        sentences = (prepared.sentences("train") if prepared is not None
+                     else list(dict.fromkeys(dataset["positive"])))
+        seconds = tsdae.adapt(model, sentences, config, output_dir / "tsdae")
+        print(f"TSDAE: {len(sentences):,} training sentences in {seconds:.0f} s")
     if config.lora and not models.has_lora(model):
         trainable = models.add_lora(model, config)
         print(f"LoRA r={config.lora_r} alpha={config.lora_alpha}: {trainable:,} trainable parameters")
