@@ -205,12 +205,15 @@ def tuning_gains(run_dir) -> pd.DataFrame:
         model_path = payload.get("models", {}).get(gain["model"], {}).get("path")
         size = (sum(f.stat().st_size for f in Path(model_path).rglob("*") if f.is_file())
                 if model_path and Path(model_path).is_dir() else np.nan)
+        guard = payload.get("forgetting_guard") or {}
         rows.append({**{k: gain.get(k) for k in ("model", "base", "metric", "dim", "gain", "low",
                                                   "high", "clusters", "unit")},
+                     "alpha": guard.get("alpha"),
                      "training_seconds": (payload.get("training") or {}).get("seconds"),
                      "model_mb": size / 2**20, "results": path.stem})
     return pd.DataFrame(rows, columns=["model", "base", "metric", "dim", "gain", "low", "high",
-                                       "clusters", "unit", "training_seconds", "model_mb", "results"])
+                                       "clusters", "unit", "alpha", "training_seconds", "model_mb",
+                                       "results"])
 
 
 def plural(unit: str) -> str:
@@ -221,6 +224,9 @@ def plural(unit: str) -> str:
 def gain_sentence(row, held_out: str) -> str:
     """One sentence on a tuned model's gain over its base, with the interval and what it redrew."""
     metric = "nDCG@10" if row.metric == "ndcg@10" else "Spearman"
+    if row.alpha == 0:
+        return (f"Tuning did not help on the validation split: the forgetting guard kept the base "
+                f"weights (α = 0), so **{row.model}** is {row.base} ({metric} unchanged on {held_out}).")
     verdict = ("Tuning gains" if row.low > 0 else
                "Tuning loses" if row.high < 0 else "Tuning changes")
     sure = ("the interval is above zero" if row.low > 0 else "the interval is below zero"

@@ -111,7 +111,7 @@ def split_scored_pairs(pairs: pd.DataFrame, fractions=(0.8, 0.1, 0.1), seed: int
     ``split`` column in ``pairs`` is used as given and checked instead. Each split carries a
     ``group`` column: the bootstrap draws whole groups.
     """
-    pairs = pairs.assign(group=_text_groups(pairs))
+    pairs = pairs.assign(group=text_groups(pairs))
     if "split" in pairs:
         splits = {s: pairs[pairs.split == s].drop(columns="split") for s in SPLITS}
     else:
@@ -156,7 +156,7 @@ def _deal(pairs: pd.DataFrame, fractions, seed: int) -> dict[str, pd.DataFrame]:
     return {s: pairs[chosen == s] for s in SPLITS}
 
 
-def _text_groups(pairs: pd.DataFrame) -> np.ndarray:
+def text_groups(pairs: pd.DataFrame) -> np.ndarray:
     """Connected components of the graph whose nodes are texts and whose edges are pairs."""
     parent: dict[str, str] = {}
 

@@ -112,6 +112,36 @@ def test_recommendation_without_a_cheaper_option():
     assert "Store it at full size in float32 (64 bytes per text)" in compare.recommendation(best, storage)
 
 
+def test_recommendation_states_the_held_out_gain_its_interval_and_its_cost(tmp_path):
+    from nbhelpers.evaluation import save_results
+
+    run = tmp_path / "run"
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.bin").write_bytes(b"0" * 2**21)
+    gain = {"gain": 0.05, "low": 0.01, "high": 0.09, "clusters": 15, "unit": "document",
+            "model": "t", "base": "m", "metric": "ndcg@10", "dim": 16}
+    save_results(run, "04_matryoshka", [], models={"m": {}, "t": {"path": str(model_dir), "base": "m"}},
+                 training={"seconds": 120.0}, test_gain=gain, forgetting_guard={"alpha": 0.5})
+    gains = compare.tuning_gains(run)
+    assert gains.loc[0, "model_mb"] == 2 and gains.loc[0, "alpha"] == 0.5
+    best = pd.DataFrame({"model": [None, "t", "t"], "value": [np.nan, 0.8, 0.5], "dim": [None, 16, 8]},
+                        index=["similarity (domain Spearman)", "retrieval at full size (nDCG@10)",
+                               "retrieval at 64 dims (nDCG@10)"])
+    storage = pd.DataFrame({"model": "t", "dim": [16], "precision": ["float32"], "bytes_per_text": [64],
+                            "ndcg@10": [0.8]})
+    advice = compare.recommendation(best, storage, gains=gains, speed=pd.Series({"t": 60.0}),
+                                    domain="docs")
+    assert advice.startswith("For search over your documents deploy **t**: nDCG@10 0.800")
+    assert ("Tuning gains +0.050 nDCG@10 for **t** over m on your held-out documents (95 % interval "
+            "+0.010 to +0.090, redrawing 15 documents; the interval is above zero).") in advice
+    assert "Cost: training took 120 s on this machine, the model takes 2 MB on disk, it encodes 60 " \
+        "texts per second here." in advice
+    kept_base = gains.assign(alpha=0.0, gain=0.0, low=0.0, high=0.0)
+    assert "the forgetting guard kept the base weights (α = 0), so **t** is m" in compare.recommendation(
+        best, storage, gains=kept_base, domain="docs")
+
+
 def test_summary_table_markdown_and_cli(tmp_path, capsys):
     from nbhelpers.evaluation import save_results, to_records
 

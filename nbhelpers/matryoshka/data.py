@@ -25,7 +25,9 @@ def training_frame(prepared, config: MatryoshkaConfig) -> pd.DataFrame:
     if kind == "retrieval":
         parts = [prepared.retrieval["train"]]
         if config.include_qa:
-            if prepared.qa is None or prepared.qa.empty:
+            if prepared.domain == "docs":
+                print("include_qa=True: with your documents the QA pairs are the training questions")
+            elif prepared.qa is None or prepared.qa.empty:
                 print("include_qa=True, but the run has no QA pairs; training on retrieval pairs only")
             else:
                 parts.append(prepared.qa)
@@ -33,6 +35,10 @@ def training_frame(prepared, config: MatryoshkaConfig) -> pd.DataFrame:
         frame = frame.rename(columns={"query": "anchor", "passage": "positive"})
         frame = frame.drop_duplicates(ignore_index=True)
     else:
+        if "pairs" not in prepared.tasks:
+            raise InputError(f"loss={config.loss!r} trains on graded pairs, which the run's data "
+                             f"(domain {prepared.domain!r}) do not have; use a retrieval loss such "
+                             "as 'mnrl'")
         pairs = prepared.pairs["train"]
         frame = pairs.rename(columns={"text1": "sentence1", "text2": "sentence2"})
         if kind == "scored":
