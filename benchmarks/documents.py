@@ -17,7 +17,10 @@ C API whose article holds 1,200 to 6,000 characters of text, turned into plain t
    and its 95 % interval over held-out documents.
 
     .venv/bin/python benchmarks/documents.py [--html-dir /usr/share/doc/python3/html] \\
-        [--stsb-dir DIR] [--json docs/data/documents.json --replace]
+        [--stsb-dir DIR] [--run-dir DIR] [--json docs/data/documents.json --replace]
+
+``--run-dir`` reads step 1 from a run this script made earlier (its folder, with the provenance
+of that run recorded beside the figures) and measures step 2 now.
 """
 from __future__ import annotations
 
@@ -134,6 +137,8 @@ def main() -> int:
     parser.add_argument("--html-dir", type=Path, default=Path("/usr/share/doc/python3/html"),
                         help="the Python documentation's HTML folder (Debian package python3-doc)")
     add_data_option(parser, "stsb")
+    parser.add_argument("--run-dir", type=Path, metavar="DIR",
+                        help="the series' run folder of an earlier run of this script (step 1)")
     add_figure_options(parser, NAME)
     args = parser.parse_args()
     if not (args.html_dir / "library").is_dir():
@@ -144,8 +149,12 @@ def main() -> int:
     start = time.perf_counter()
     selected = collection(args.html_dir, work / "python-docs")
     print(f"collection: {selected['pages']} pages, {selected['characters']:,} characters", flush=True)
-    run_dir = run_series(work / "python-docs", work / "reports")
+    run_dir = args.run_dir or run_series(work / "python-docs", work / "reports")
     series = series_figures(run_dir)
+    if args.run_dir:
+        from common import run_provenance
+
+        series["run"] = run_provenance(run_dir)
     print(f"series: {series['total_seconds']:.0f} s; test gain {series['test_gain']['gain']:+.4f} "
           f"[{series['test_gain']['low']:+.4f}, {series['test_gain']['high']:+.4f}]", flush=True)
     compared = variants(run_dir)

@@ -41,6 +41,8 @@ def pairs_file(stsb: Path, target: Path, seed: int = 42) -> dict:
     from nbhelpers.stsb import load_stsb
 
     train, dev = load_stsb("train", stsb), load_stsb("dev", stsb)
+    for frame in (train, dev):   # as the series reads them: surrounding spaces dropped
+        frame["sentence1"], frame["sentence2"] = frame.sentence1.str.strip(), frame.sentence2.str.strip()
     dev_texts = set(pd.concat([dev.sentence1, dev.sentence2]).str.casefold())
     shares = train.sentence1.str.casefold().isin(dev_texts) | train.sentence2.str.casefold().isin(dev_texts)
     kept = train[~shares].rename(columns={"sentence1": "text1", "sentence2": "text2"})
