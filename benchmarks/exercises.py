@@ -66,6 +66,10 @@ def counts(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())["steps"]["01_data_preparation"]["counts"]
 
 
+def qa_report(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())["steps"]["01_data_preparation"]["qa_report"]
+
+
 @dataclass
 class Exercise:
     notebook: str
@@ -138,12 +142,16 @@ EXERCISES = [
                                      "test": int((occupations(changed).split == "test").sum())}),
     Exercise("01", "Cut documents into smaller chunks", {"qa_chunk_size": 200},
              "the QA pairs of section 5",
-             "The {documents} sample documents give {before} QA pairs at 400 characters per chunk "
-             "and {after} at 200.",
-             "Smaller chunks give more (question, passage) pairs, each passage with less context "
-             "around the question's answer.",
+             "The {documents} sample documents make {chunks_before} chunks and {before} QA pairs at "
+             "400 characters per chunk, {chunks_after} chunks and {after} QA pairs at 200.",
+             "Smaller chunks are more numerous but hold one or two sentences each: a one-sentence "
+             "chunk leaves nothing to be the passage, and with one sentence of overlap a short chunk "
+             "often has no sentence of its own to ask about, so more chunks give no question. The "
+             "passages that remain carry less context around their answer.",
              lambda first, changed: {"before": counts(first)["qa_pairs"],
                                      "after": counts(changed)["qa_pairs"],
+                                     "chunks_before": qa_report(first)["chunks"],
+                                     "chunks_after": qa_report(changed)["chunks"],
                                      "documents": len(list((project_root() / "data" / "sample_docs")
                                                            .glob("*.md")))}),
     Exercise("02", "Cut the vectors further", {"dims": [256, 64, 32]},
