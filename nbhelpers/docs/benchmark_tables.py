@@ -195,10 +195,13 @@ def exercises(payloads: list[dict]) -> dict[str, str]:
         return (f"Measured at the quick defaults by `benchmarks/exercises.py` (commit "
                 f"{short_commit(provenance['commit'])}, {provenance['machine']['cores']} CPU cores)")
 
-    measured = "; ".join(dict.fromkeys(measured_by(e.get("provenance", p["provenance"]))
-                                       for e in p["exercises"]))
+    exercises_ = sorted(p["exercises"], key=lambda e: e["notebook"])   # stable within a notebook
+    provenances = [e.get("provenance", p["provenance"]) for e in exercises_]
+    commits = ", ".join(dict.fromkeys(short_commit(v["commit"]) for v in provenances))
+    measured = (f"Measured at the quick defaults by `benchmarks/exercises.py` (commit"
+                f"{'s' if ',' in commits else ''} {commits}, {provenances[0]['machine']['cores']} CPU cores)")
     by_notebook: dict[str, list[str]] = {}
-    for e in p["exercises"]:
+    for e in exercises_:
         items = by_notebook.setdefault(e["notebook"], [])
         change = ", ".join(f"`{k} = {v!r}`" for k, v in e["change"].items())
         again = ("(notebook 01 writes a new run folder; run 02-05 after it to follow the change "
@@ -211,6 +214,6 @@ def exercises(payloads: list[dict]) -> dict[str, str]:
                      f"{e['seconds']:.0f} s.)\n\n   </details>")
     plan = table(["notebook", "exercise", "change", "run time on 2 cores"],
                  [[e["notebook"], e["title"], ", ".join(f"`{k} = {v!r}`" for k, v in e["change"].items()),
-                   f"{e['seconds'] / 60:.1f} min"] for e in p["exercises"]])
+                   f"{e['seconds'] / 60:.1f} min"] for e in exercises_])
     return {"plan": f"{plan}\n\n_{measured}._",
             **{number: "\n".join(items) for number, items in by_notebook.items()}}
