@@ -44,18 +44,9 @@ def read_scored_pairs(path: str | Path, columns=DEFAULT_COLUMNS, scale=(0.0, 1.0
     low, high = _check_scale(scale)
     if not path.is_file():
         raise InputError(f"pairs_csv={str(path)!r}: file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: byte {err.start} is not UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: file is empty; expected the columns {list(columns)}") from None
-    except pd.errors.ParserError as err:
-        raise InputError(f"{path}: not a readable CSV ({str(err).strip()})") from None
-    missing = [c for c in (first, second, score_column) if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}. "
-                         "Name the columns with pairs_columns=[text, text, score]")
+    from nbhelpers.prepare import read_checked_csv
+
+    frame = read_checked_csv(path, (first, second, score_column))
     for column in (first, second):
         blank = frame[column].str.strip().eq("")
         if blank.any():
