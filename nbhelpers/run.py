@@ -59,7 +59,9 @@ PROFILES = {
 #: The task each notebook tunes for; a run whose data lack it skips the notebook with one line.
 NEEDS = {"03": ("pairs", "notebook 03 tunes on scored pairs (-p domain pairs -p pairs_csv FILE)"),
          "04": ("retrieval", "notebook 04 tunes for retrieval on questions and passages "
-                "(-p domain docs -p docs_dir FOLDER)")}
+                "(-p domain docs -p docs_dir FOLDER)"),
+         "06": ("retrieval", "notebook 06 serves a retrieval model, measured on questions and "
+                "passages (-p domain docs -p docs_dir FOLDER)")}
 
 
 def run_domain(run_dir: Path, overrides: dict) -> str:

@@ -58,7 +58,7 @@ def series_run(tmp_path_factory):
     from nbhelpers import run
     from nbhelpers.runs import latest_run_dir
 
-    executed_by_nbval = latest_run_dir(require="results/05_comparison.json")
+    executed_by_nbval = latest_run_dir(require="results/06_serving.json")
     if executed_by_nbval is not None:
         return executed_by_nbval
     run_dir = tmp_path_factory.mktemp("series")

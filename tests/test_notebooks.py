@@ -125,6 +125,35 @@ def test_notebook_04_tunes_minilm_with_matryoshka_and_saves_it(series_run):
     assert resolve_model(path).encode(["nurse"]).shape == (1, 384)
 
 
+def test_notebook_06_serves_the_tuned_model_in_every_variant_and_recommends(series_run):
+    import numpy as np
+
+    from nbhelpers.models import resolve_model
+
+    table, payload = _results(series_run, "06_serving")
+    assert payload["served_model"] == "minilm-matryoshka"   # the run's best retrieval model
+    variants = pd.DataFrame(payload["variants"]).set_index("variant")
+    assert list(variants.index) == ["minilm-matryoshka", "onnx", "onnx-int8", "openvino", "openvino-int8",
+                                    "static", "static-tuned"]
+    assert variants.loc["onnx", "kept"] == pytest.approx(1.0, abs=0.002)   # the same network
+    assert variants.loc[["onnx-int8", "openvino", "openvino-int8"], "kept"].min() > 0.9
+    assert (variants.texts_per_second > 0).all() and variants.loc["static", "speedup"] > 5
+    # the short Matryoshka pass lifts the distilled static model at 64 dimensions
+    assert variants.loc["static-tuned", "ndcg@10 at 64"] > variants.loc["static", "ndcg@10 at 64"]
+    store = pd.DataFrame(payload["vector_store"])
+    full = store[store.dim == 384].set_index("search")
+    assert full.loc["binary + rescoring", "ndcg@10"] > full.loc["binary", "ndcg@10"]
+    assert full.loc["binary", "bytes_per_vector"] == 48
+    assert payload["recommendation"].startswith("Serve **")
+    texts = ["nurse", "Which occupation repairs engines?", "software developer"]
+    reference = resolve_model(payload["exports"]["minilm-matryoshka"]).encode(texts)
+    for name in ("onnx", "openvino-int8", "static-tuned"):
+        encoder = resolve_model(payload["exports"][name])
+        assert encoder.encode(texts).shape[0] == 3
+        if name == "onnx":
+            assert np.allclose(encoder.encode(texts), reference, atol=1e-4)
+
+
 @pytest.mark.slow
 def test_notebook_04_runs_again_beside_its_first_attempt_and_05_shows_both(series_run, tmp_path):
     """A learner changes a parameter and runs notebook 04 again in the same run folder: a new

@@ -70,9 +70,19 @@ def test_the_documents_report_answers_whether_tuning_helps(docs_run):
 
 
 @pytest.mark.slow
+def test_the_documents_run_serves_its_retrieval_model(docs_run):
+    table, payload = _results(docs_run, "06_serving")
+    assert payload["served_model"] in {"minilm", "minilm-matryoshka"}
+    assert {row["variant"] for row in payload["variants"]} == {
+        payload["served_model"], "onnx", "onnx-int8", "openvino", "openvino-int8", "static", "static-tuned"}
+    assert set(table.dataset) == {"serving", "vector-store"}
+
+
+@pytest.mark.slow
 def test_scored_pairs_run_notebook_03_and_judge_it_on_held_out_pairs(pairs_run):
     manifest = json.loads((pairs_run / "manifest.json").read_text())
     assert "retrieval" in manifest["steps"]["skip:04_matryoshka"]["reason"]
+    assert "serves a retrieval model" in manifest["steps"]["skip:06_serving"]["reason"]
     table, payload = _results(pairs_run, "03_siamese_use")
     assert {"scored-pairs", "stsb"} <= set(table.dataset) and "esco-pairs" not in set(table.dataset)
     levels = table[table.metric.str.endswith("/mean_cosine")].metric.str.split("/").str[0]

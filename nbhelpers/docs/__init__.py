@@ -40,7 +40,7 @@ def pages(root: Path | None = None) -> list[Path]:
 
 def renderers() -> dict:
     """Schema -> function turning that schema's figure files into ``{table: markdown}``."""
-    from nbhelpers.docs import benchmark_tables, run_tables, your_data_tables
+    from nbhelpers.docs import benchmark_tables, run_tables, serving_tables, your_data_tables
 
     return {"experiment-log/1": benchmark_tables.experiment_log,
             "prepare-counts/1": benchmark_tables.prepare_counts,
@@ -51,6 +51,7 @@ def renderers() -> dict:
             "benchmark/exercises/1": benchmark_tables.exercises,
             "benchmark/documents/1": your_data_tables.documents,
             "benchmark/scored-pairs/1": your_data_tables.scored_pairs,
+            "benchmark/serving/1": serving_tables.serving,
             "run-summary/1": run_tables.run_summary}
 
 
