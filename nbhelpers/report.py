@@ -89,6 +89,7 @@ def write_report(run_dir: str | Path, series: list[str]) -> Path:
     sections.append(_figures(run_dir, table, domain))
     sections.append(_comparison(run_dir, table, domain))
     sections.append(_gains(run_dir, domain))
+    sections.append(_serving(run_dir))
     sections.append(_notebooks(statuses))
     sections.append(_data(steps.get("01_data_preparation")))
     sections.append(f'<p><small>Every figure of the run: <code>{RESULTS_DIR}/*.json</code>; parameters, '
@@ -163,6 +164,26 @@ def _recommendation(run_dir: Path) -> str:
             "<p><small>Written by notebook 05 from the test-split figures below.</small></p>")
 
 
+def _serving(run_dir: Path) -> str:
+    """Notebook 06's variants and recommendation, when it ran."""
+    path = run_dir / RESULTS_DIR / "06_serving.json"
+    if not path.exists():
+        return ""
+    payload = json.loads(path.read_text())
+    head = "".join(f"<th>{c}</th>" for c in ("variant", "runtime", "nDCG@10", "share of PyTorch",
+                                              "texts/s", "× PyTorch", "MB on disk"))
+    rows = "".join(
+        f"<tr><th><code>{_e(r['variant'])}</code></th><td>{_e(r['runtime'])}</td>"
+        f'<td class="num">{r["ndcg@10"]:.4f}</td><td class="num">{100 * r["kept"]:.1f} %</td>'
+        f'<td class="num">{r["texts_per_second"]:,.0f}</td><td class="num">{r["speedup"]:.1f}</td>'
+        f'<td class="num">{r["disk_mb"]:,.0f}</td></tr>' for r in payload.get("variants", []))
+    bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", _e(payload.get("recommendation", "")))
+    return (f"<h2>Serving</h2><p>{bold}</p><table><tr>{head}</tr>{rows}</table>"
+            f"<p><small>Notebook 06 on the test split: <code>{_e(payload.get('served_model', ''))}"
+            "</code> in PyTorch against its exports and static models, speed at a batch of 32 on "
+            "this machine.</small></p>")
+
+
 def _figures(run_dir: Path, table: pd.DataFrame | None, domain: str = "esco") -> str:
     from nbhelpers import plots
 
@@ -205,6 +226,9 @@ def _comparison(run_dir: Path, table: pd.DataFrame | None, domain: str = "esco")
     if table is None or table.empty:
         return '<h2>Comparison</h2><p class="missing">No results yet: no notebook saved results.</p>'
     summary = summary_table(table).dropna(axis=1, how="all")  # a use this run's data lack
+    if summary.empty:
+        return ('<h2>Comparison</h2><p class="missing">No model scores yet: notebooks 02-04 save '
+                "them.</p>")
     long = against_base(summary, base_models(run_dir)).set_index(["model", "metric"])
     head = "".join(f"<th>{_e(c)}</th>" for c in ["model", *summary.columns])
     body = []
