@@ -133,17 +133,19 @@ def _notebook_times(payloads: list[dict]) -> dict[str, str]:
 
     tables = {}
     for path in notebooks():
-        parts = []
+        parts, commits = [], set()
         for p in payloads:
             step = next((n for n in p["notebooks"] if n["name"] == path.stem), None)
             if step:
+                commits.add(short_commit(p["provenance"]["commit"]))
                 machine = p["provenance"]["machine"]
                 parts.append(f"{p['run']['profile']} profile {_minutes(step['seconds'])} "
                              f"(peak memory {step['peak_memory_mb'] / 1024:.1f} GB) on "
                              f"{machine['cores']} CPU cores")
         if parts:
-            commits = ", ".join(sorted({short_commit(p["provenance"]["commit"]) for p in payloads}))
-            tables[f"time-{path.name[:2]}"] = f"**Time:** {'; '.join(parts)} (commits {commits})."
+            named = ", ".join(sorted(commits))
+            tables[f"time-{path.name[:2]}"] = (f"**Time:** {'; '.join(parts)} "
+                                               f"({'commits' if len(commits) > 1 else 'commit'} {named}).")
     return tables
 
 
