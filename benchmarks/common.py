@@ -75,7 +75,8 @@ def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str,
     """The run folder holding ``notebooks`` (numbers such as "01") executed at ``--profile full``
     on the ESCO export, with ``parameters`` (``-p NAME VALUE``): ``--run-dir`` when given (an
     earlier run, e.g. a full ``make run``), else a new run the series' runner makes now under
-    ``--reports`` (default: a temporary folder). The notebooks are the recipe; the benchmark only reads what they recorded."""
+    ``--reports`` (default: a temporary folder). The notebooks are the recipe; the benchmark
+    only reads what they recorded."""
     import subprocess
     import sys
     import tempfile
