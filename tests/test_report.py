@@ -28,6 +28,8 @@ def test_a_finished_run_gets_figures_comparison_recommendation_and_timings(repor
     for image in ("report/ndcg-by-dim.png", "report/sts-vs-domain.png"):
         assert f'src="{image}"' in page and (report.parent / image).stat().st_size > 10_000
     assert "For retrieval in this domain deploy" in page          # notebook 05's recommendation
+    serving = page.split("<h2>Serving</h2>")[1].split("<h2>")[0]   # notebook 06's variants
+    assert "Serve <strong>" in serving and "<code>openvino-int8</code>" in serving
     assert "<th>model</th><th>STS-B dev Pearson (angular)</th>" in page  # no blank header cells
     assert "<th></th>" not in page.split("<h2>Data</h2>")[0]
     # each tuned model beside its base: value, change and relative change
@@ -47,7 +49,7 @@ def test_a_run_that_stopped_part_way_still_renders_and_marks_what_is_missing(tmp
     record_step(run_dir, "run:02_baseline_evaluation", seconds=60.0, peak_memory_mb=900.0)
     (run_dir / "03_siamese_use.ipynb").write_text("{}")   # executed copy of a failed notebook
     page = write_report(run_dir, SERIES).read_text()
-    assert "failed: see the executed notebook" in page and page.count(">not run<") == 2
+    assert "failed: see the executed notebook" in page and page.count(">not run<") == 3  # 04-06
     assert 'href="03_siamese_use.ipynb"' in page and 'href="04_matryoshka.ipynb"' not in page
     assert "No recommendation: notebook 05" in page
     assert "No STS-B results" in page and 'src="report/ndcg-by-dim.png"' in page
