@@ -123,6 +123,14 @@ class STEncoder(Encoder):
         return encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
 
 
+def is_tensorflow(spec: str | Path) -> bool:
+    """True for the specs :func:`resolve_model` loads with TensorFlow: ``use-m3``, a TF Hub URL,
+    a SavedModel folder."""
+    text = str(spec)
+    return (text == "use-m3" or text.startswith(("http://", "https://"))
+            or (Path(text).expanduser() / "saved_model.pb").is_file())
+
+
 def folder_name(spec: str | Path) -> str:
     """A short, file-system-safe name for a model spec: ``BAAI/bge-base-en-v1.5`` gives
     ``bge-base-en-v1.5``, a TF Hub URL ``.../universal-sentence-encoder-multilingual/3``

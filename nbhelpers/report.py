@@ -159,9 +159,14 @@ def _recommendation(run_dir: Path) -> str:
     if not text:
         return ('<h2>Recommendation</h2><p class="missing">No recommendation: notebook 05 '
                 "(comparison) has not finished in this run.</p>")
-    bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", _e(text))
+    bold = _bold(text)
     return (f'<h2>Recommendation</h2><div class="recommendation"><p>{bold}</p></div>'
             "<p><small>Written by notebook 05 from the test-split figures below.</small></p>")
+
+
+def _bold(text: str) -> str:
+    """Escaped text with markdown's **bold** as <strong>."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", _e(text))
 
 
 def _serving(run_dir: Path) -> str:
@@ -177,7 +182,7 @@ def _serving(run_dir: Path) -> str:
         f'<td class="num">{r["ndcg@10"]:.4f}</td><td class="num">{100 * r["kept"]:.1f} %</td>'
         f'<td class="num">{r["texts_per_second"]:,.0f}</td><td class="num">{r["speedup"]:.1f}</td>'
         f'<td class="num">{r["disk_mb"]:,.0f}</td></tr>' for r in payload.get("variants", []))
-    bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", _e(payload.get("recommendation", "")))
+    bold = _bold(payload.get("recommendation", ""))
     return (f"<h2>Serving</h2><p>{bold}</p><table><tr>{head}</tr>{rows}</table>"
             f"<p><small>Notebook 06 on the test split: <code>{_e(payload.get('served_model', ''))}"
             "</code> in PyTorch against its exports and static models, speed at a batch of 32 on "

@@ -38,6 +38,28 @@ def tiny_model(folder, pooling="mean", prompts=None):
     return folder / "st"
 
 
+def export_all(model, target, calibration_texts):
+    """The four exports with the calls notebook 06's cells make, in its order."""
+    import nncf
+    import openvino as ov
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    made = {name: target / name for name in FILES}
+    with export.folder(model, made["onnx"]) as out:
+        export.torch_to_onnx(model, out / FILES["onnx"])
+    onnx_file = made["onnx"] / FILES["onnx"]
+    with export.folder(made["onnx"], made["onnx-int8"]) as out:
+        quantize_dynamic(onnx_file, out / FILES["onnx-int8"], per_channel=True, weight_type=QuantType.QInt8)
+    with export.folder(made["onnx"], made["openvino"]) as out:
+        ov.save_model(ov.convert_model(onnx_file), out / FILES["openvino"], compress_to_fp16=False)
+    calibration = nncf.Dataset(export.calibration_batches(made["openvino"], calibration_texts))
+    with export.folder(made["openvino"], made["openvino-int8"]) as out:
+        int8 = nncf.quantize(ov.Core().read_model(made["openvino"] / FILES["openvino"]), calibration,
+                             model_type=nncf.ModelType.TRANSFORMER)
+        ov.save_model(int8, out / FILES["openvino-int8"])
+    return made
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     return tiny_model(tmp_path_factory.mktemp("tiny"))
@@ -47,7 +69,7 @@ def tiny(tmp_path_factory):
 def exported(tiny, tmp_path_factory):
     model, source = export.load_for_export(str(tiny))
     texts = [f"{t} number {i}" for i in range(20) for t in TEXTS[:5]]
-    return export.export_all(model, tmp_path_factory.mktemp("exports") / "serving", texts)
+    return export_all(model, tmp_path_factory.mktemp("exports") / "serving", texts)
 
 
 def test_every_export_round_trips_with_the_pytorch_models_vectors(tiny, exported):

@@ -5,7 +5,7 @@ One module per step, imported as ``from nbhelpers import serving`` and used as
 
 * :mod:`~nbhelpers.serving.config`: the notebook's settings and their checks;
 * :mod:`~nbhelpers.serving.export`: export folders in sentence-transformers' layout, the ONNX
-  export, calibration batches for OpenVINO's int8, and every export in one call (``export_all``);
+  export, calibration batches for OpenVINO's int8;
 * :mod:`~nbhelpers.serving.runtime`: an encoder that runs an exported folder with ONNX Runtime
   or OpenVINO (``nbhelpers.models.resolve_model`` loads export folders through it);
 * :mod:`~nbhelpers.serving.static`: a static-embedding model distilled from the tuned one, and its

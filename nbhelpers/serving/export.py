@@ -10,7 +10,7 @@ tokenizer and pooling files and one backend file (``runtime.FILES``), never the 
         quantize_dynamic(models / "onnx" / FILES["onnx"], out / FILES["onnx-int8"], ...)
 
 The folder appears only when its block succeeded and wrote exactly one backend file; an existing
-folder is never overwritten. :func:`export_all` makes the four exports in the notebook's order.
+folder is never overwritten.
 
 Only sentence-transformers models with a transformer export: ``use-m3`` and other TensorFlow
 SavedModels are refused (they serve as they are, with TensorFlow Serving or ``tf.saved_model``),
@@ -26,7 +26,7 @@ import torch
 
 from nbhelpers.errors import InputError
 from nbhelpers.runs import staged_dir
-from nbhelpers.serving.runtime import FILES, Preprocess, backend_files, require
+from nbhelpers.serving.runtime import FILES, Preprocess, backend_files
 
 WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 #: ONNX operator set of the export (ONNX Runtime and OpenVINO both run it).
@@ -37,6 +37,7 @@ def load_for_export(spec: str):
     """``(SentenceTransformer, source)`` for a spec, checked to be exportable before any work
     starts; ``source`` is the folder or hub id the weights came from."""
     from nbhelpers.matryoshka.model import load_base_model
+    from nbhelpers.models import is_tensorflow
 
     text = str(spec)
     if is_tensorflow(text):
@@ -50,14 +51,6 @@ def load_for_export(spec: str):
         raise InputError(f"model {text!r} starts with {type(first).__name__}, not a transformer: "
                          "a static-embedding model is already a lookup table, with nothing to export")
     return model, source
-
-
-def is_tensorflow(spec: str) -> bool:
-    """True for the specs ``resolve_model`` loads with TensorFlow: ``use-m3``, a TF Hub URL, a
-    SavedModel folder."""
-    text = str(spec)
-    return (text == "use-m3" or text.startswith(("http://", "https://"))
-            or (Path(text).expanduser() / "saved_model.pb").is_file())
 
 
 @contextmanager
@@ -123,27 +116,3 @@ def calibration_batches(export_folder: str | Path, texts: list[str], batch_size:
         raise InputError("calibration texts: the list is empty; static int8 needs example inputs")
     preprocess = Preprocess(export_folder)
     return [preprocess(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
-
-
-def export_all(model, target: str | Path, calibration_texts: list[str]) -> dict[str, Path]:
-    """ONNX, ONNX dynamic int8, OpenVINO and OpenVINO static int8 folders under ``target``, in
-    the order and with the calls notebook 06 shows; returns ``{variant: folder}``."""
-    nncf, ov = require("nncf"), require("openvino")
-    quantization = require("onnxruntime.quantization")
-    target = Path(target)
-    made = {name: target / name for name in FILES}
-    with folder(model, made["onnx"]) as out:
-        torch_to_onnx(model, out / FILES["onnx"])
-    onnx_file = made["onnx"] / FILES["onnx"]
-    with folder(made["onnx"], made["onnx-int8"]) as out:
-        quantization.quantize_dynamic(onnx_file, out / FILES["onnx-int8"], per_channel=True,
-                                      weight_type=quantization.QuantType.QInt8)
-    with folder(made["onnx"], made["openvino"]) as out:
-        ov.save_model(ov.convert_model(onnx_file), out / FILES["openvino"], compress_to_fp16=False)
-    batches = calibration_batches(made["openvino"], calibration_texts)
-    with folder(made["openvino"], made["openvino-int8"]) as out:
-        float_model = ov.Core().read_model(made["openvino"] / FILES["openvino"])
-        int8 = nncf.quantize(float_model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
-                             subset_size=len(batches))
-        ov.save_model(int8, out / FILES["openvino-int8"])
-    return made

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from nbhelpers.compare import collect_results, throughput
 from nbhelpers.errors import InputError
 from nbhelpers.evaluation import encode_retrieval, ranking_metrics, retrieval_judge, rows_of, truncate
-from nbhelpers.serving.export import is_tensorflow
+from nbhelpers.models import is_tensorflow
 
 
 def run_folder(run_dir=None) -> Path:
@@ -45,9 +46,9 @@ def choose_model(run_dir) -> tuple[str, str]:
                      "notebooks 02 and 04 first, or set model to a sentence-transformers model")
 
 
-def agreement(reference, other, texts: list[str]) -> float:
-    """The lowest cosine between two encoders' vectors of the same texts (1.0: identical)."""
-    return float((reference.encode(texts) * other.encode(texts)).sum(axis=1).min())
+def agreement(reference: np.ndarray, other, texts: list[str]) -> float:
+    """The lowest cosine between the reference's vectors of ``texts`` and ``other``'s (1.0: identical)."""
+    return float((reference * other.encode(texts)).sum(axis=1).min())
 
 
 def folder_mb(path: str | Path) -> float:
