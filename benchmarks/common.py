@@ -71,15 +71,18 @@ def records(frame, index: bool = True) -> list[dict]:
 
 
 def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str,
-                 parameters: dict | None = None) -> Path:
+                 parameters: dict | None = None, passes=()) -> Path:
     """The run folder holding ``notebooks`` (numbers such as "01") executed at ``--profile full``
-    on the ESCO export, with ``parameters`` (``-p NAME VALUE``): ``--run-dir`` when given (an
+    on the ESCO export, with ``parameters`` (``-p NAME VALUE``) and of the notebooks' second
+    passes only those named in ``passes`` (e.g. "joint"): ``--run-dir`` when given (an
     earlier run, e.g. a full ``make run``), else a new run the series' runner makes now under
     ``--reports`` (default: a temporary folder). The notebooks are the recipe; the benchmark
     only reads what they recorded."""
     import subprocess
     import sys
     import tempfile
+
+    from nbhelpers.run import PASSES
 
     if args.run_dir:
         if not (args.run_dir / "results").is_dir():
@@ -91,7 +94,9 @@ def notebook_run(args: argparse.Namespace, notebooks: list[str], label: str,
            "NBHELPERS_REPORTS": str(args.reports or tempfile.mkdtemp(prefix=f"{label}-"))}
     command = [sys.executable, "-m", "nbhelpers.run", "--profile", "full", "--run-id", label,
                "-p", "esco_dir", str(esco), *[part for n in notebooks for part in ("--only", n)],
-               *[part for name, value in (parameters or {}).items() for part in ("-p", name, value)]]
+               *[part for name, value in (parameters or {}).items() for part in ("-p", name, value)],
+               *[part for number in notebooks for name, _ in PASSES.get(number, ())
+                 if name not in passes for part in ("--skip-pass", name)]]
     print("running:", " ".join(command[1:]), flush=True)
     if subprocess.run(command, env=env, check=False).returncode != 0:
         raise SystemExit(f"the run of notebooks {notebooks} failed; its executed notebooks are in "

@@ -128,6 +128,18 @@ def _nb04(first, changed):
     return figures
 
 
+def _nb04_joint(first, changed):
+    t0, t1 = tuned(first), tuned(changed)
+    base = first["models"][t0]["base"]
+    figures = {}
+    for who, payload, model in (("base", first, base), ("tuned", first, t0), ("joint", changed, t1)):
+        figures[f"{who}_pairs"] = value(payload, model, "esco-pairs", "spearman")
+        figures[f"{who}_384"] = value(payload, model, "esco-retrieval", "ndcg@10", 384)
+    figures["verdict_pairs"] = compared(figures["joint_pairs"], figures["tuned_pairs"], "pair Spearman")
+    figures["verdict_384"] = compared(figures["joint_384"], figures["tuned_384"], "nDCG@10")
+    return figures
+
+
 QUICK_SIZE = ("At the quick size (512 training rows, one epoch) a change shows only what it does to "
               "a short run; the full profile trains on the whole training split of the ESCO export.")
 
@@ -214,6 +226,13 @@ EXERCISES = [
              "training takes {changed_seconds:.0f} s instead of {seconds:.0f} s.",
              "A hard negative is a third text per row: it costs time and asks the model to tell "
              "neighbouring occupations apart. " + QUICK_SIZE, _nb04),
+    Exercise("04", "Train one model for both uses", {"joint": True},
+             "pair Spearman and nDCG@10 of section 8, against the first attempt's",
+             "The joint model scores pair Spearman {joint_pairs:.3f} and nDCG@10 {joint_384:.3f} at "
+             "384 dimensions; the retrieval-only model {tuned_pairs:.3f} and {tuned_384:.3f} (base "
+             "{base_pairs:.3f} and {base_384:.3f}): {verdict_pairs}, {verdict_384}.",
+             "The graded pairs teach the order of the ISCO levels, which MNRL never sees; nDCG@10 "
+             "shows what retrieval pays for it. " + QUICK_SIZE, _nb04_joint),
     Exercise("05", "Accept a larger loss for smaller vectors", {"tolerance": 0.05},
              "the recommendation of section 7",
              "With tolerance 0.02: \"{before}\" With 0.05: \"{after}\"",

@@ -183,6 +183,61 @@ def best_per_use(results: pd.DataFrame) -> pd.DataFrame:
     ]).set_index("use")
 
 
+#: The two uses one model may serve: summary-table columns and how the advice names them.
+TWO_USES = (("domain test Spearman", "similarity (Spearman)"), ("nDCG@10 full size", "retrieval (nDCG@10)"))
+
+
+def check_tolerance(name: str, value) -> float:
+    """``value`` if it is a number >= 0, else :class:`InputError` naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InputError(f"{name}={value!r}: expected a number >= 0 (how much below the best "
+                         "score a choice may fall)")
+    return float(value)
+
+
+def two_uses(results: pd.DataFrame) -> pd.DataFrame:
+    """Every model measured on both uses: its domain test Spearman and nDCG@10 at full size,
+    and how far it falls short of the best model of each use (``short of best ...``, 0 for
+    the best)."""
+    summary = summary_table(results)
+    columns = [column for column, _ in TWO_USES]
+    both = summary.reindex(columns=columns).dropna()
+    for column in columns:
+        both[f"short of best {column}"] = both[column].max() - both[column]
+    return both
+
+
+def one_model(uses: pd.DataFrame, tolerance: float = 0.01) -> dict | None:
+    """The model within ``tolerance`` of the best model on both uses at once (the one that
+    falls least short), or None; :func:`two_uses` gives ``uses``."""
+    check_tolerance("both_tolerance", tolerance)
+    if uses.empty:
+        return None
+    shortfall = uses[[f"short of best {column}" for column, _ in TWO_USES]].max(axis=1)
+    model = shortfall.idxmin()
+    if shortfall[model] > tolerance + 1e-12:
+        return None
+    return {"model": model, "shortfall": float(shortfall[model]),
+            **{column: float(uses.loc[model, column]) for column, _ in TWO_USES}}
+
+
+def both_uses_sentence(uses: pd.DataFrame, tolerance: float) -> str:
+    """The one-model advice: the model within ``tolerance`` of the best on both uses, or why none is."""
+    if len(uses) < 2:
+        return ""
+    chosen = one_model(uses, tolerance)
+    best = {column: uses[column].idxmax() for column, _ in TWO_USES}
+    if chosen is not None:
+        figures = "; ".join(f"{words} {chosen[column]:.3f}, best {uses.loc[best[column], column]:.3f}"
+                            for column, words in TWO_USES)
+        return (f"One model for both uses: **{chosen['model']}** is within {tolerance} of the best "
+                f"on each ({figures}): store and serve that one.")
+    shortfall = uses[[f"short of best {column}" for column, _ in TWO_USES]].max(axis=1)
+    closest = shortfall.idxmin()
+    return (f"No model is within {tolerance} of the best on both uses, so keep one per use; the "
+            f"closest to both, **{closest}**, falls {shortfall[closest]:.3f} short on one of them.")
+
+
 #: How the recommendation names each use, per domain: (retrieval, similarity, held out).
 USE_WORDS = {
     "esco": ("For retrieval in this domain", "For job-title similarity (matching titles to titles)",
@@ -250,10 +305,13 @@ def cost_sentence(row, speed: pd.Series | None) -> str:
 
 def recommendation(best: pd.DataFrame, storage: pd.DataFrame | None, tolerance: float = 0.02,
                    gains: pd.DataFrame | None = None, speed: pd.Series | None = None,
-                   domain: str = "esco") -> str:
+                   domain: str = "esco", uses: pd.DataFrame | None = None,
+                   both_tolerance: float = 0.01) -> str:
     """A plain-language recommendation: the smallest (dim, precision) of the best retrieval
     model that keeps nDCG@10 within ``tolerance`` of its full float32 score, the best model for
-    similarity, and, with ``gains``, how sure the tuned model's gain is and what it costs."""
+    similarity, with ``uses`` (:func:`two_uses`) the one model within ``both_tolerance`` of the
+    best on both uses where there is one, and, with ``gains``, how sure each tuned model's gain
+    is and what it costs."""
     retrieval_words, similarity_words, held_out = USE_WORDS[domain]
     text = []
     model = best.loc["retrieval at full size (nDCG@10)", "model"]
@@ -268,6 +326,8 @@ def recommendation(best: pd.DataFrame, storage: pd.DataFrame | None, tolerance: 
                     f"{similarity.value:.3f} on {held_out}.")
     if not text:
         return "Not enough results to recommend a model: run notebooks 02-04 first."
+    both = both_uses_sentence(uses, both_tolerance) if uses is not None else ""
+    text.append(f" {both}" if both else "")
     for row in (gains.itertuples() if gains is not None else ()):
         text.append(" " + gain_sentence(row, held_out))
         cost = cost_sentence(row, speed)

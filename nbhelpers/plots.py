@@ -186,6 +186,26 @@ def plot_generalisation_vs_domain(table: pd.DataFrame, sts=("dev", "angular_pear
     return fig
 
 
+def plot_two_uses(uses: pd.DataFrame, tolerance: float):
+    """Each model as a point: domain pair Spearman against nDCG@10 at full size (``uses``:
+    :func:`nbhelpers.compare.two_uses`); the shaded corner holds the models within
+    ``tolerance`` of the best on both."""
+    x, y = "domain test Spearman", "nDCG@10 full size"
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.scatter(uses[x], uses[y], s=60)
+    for model, row in uses.iterrows():
+        ax.annotate(model, (row[x], row[y]), textcoords="offset points", xytext=(6, 4))
+    best_x, best_y = uses[x].max(), uses[y].max()
+    ax.axvspan(best_x - tolerance, best_x, ymin=0, ymax=1, alpha=0.08, color="green")
+    ax.axhspan(best_y - tolerance, best_y, alpha=0.08, color="green")
+    ax.set_xlabel("job-title similarity: pair Spearman (held-out)")
+    ax.set_ylabel("retrieval: nDCG@10, full size (held-out)")
+    ax.set_title(f"Two uses: a model in both green bands is within {tolerance} of the best on each")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def plot_storage_tradeoff(storage: pd.DataFrame):
     """nDCG@10 against bytes per stored vector, one line per model and precision."""
     fig, ax = plt.subplots(figsize=(7, 4.2))

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nbhelpers.env import is_offline
@@ -62,6 +62,48 @@ NEEDS = {"03": ("pairs", "notebook 03 tunes on scored pairs (-p domain pairs -p 
                 "(-p domain docs -p docs_dir FOLDER)"),
          "06": ("retrieval", "notebook 06 serves a retrieval model, measured on questions and "
                 "passages (-p domain docs -p docs_dir FOLDER)")}
+
+
+#: Notebooks the series runs a second time, as a step of their own with more parameters: after
+#: notebook 04's retrieval model, its joint model (retrieval and the graded job-title pairs at
+#: once), so that notebook 05 weighs one model for both uses against one model per use.
+PASSES = {"04": (("joint", {"joint": True}),)}
+#: What each pass teaches, for the tables that list the series.
+PASS_TITLES = {"joint": "One model for retrieval and job-title similarity (`joint = True`)"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One execution of the series: a notebook, under its own name, with its pass's parameters."""
+
+    path: Path
+    name: str              # the executed copy's stem and the manifest's step: 04_matryoshka-joint
+    parameters: dict       # the pass's own, beside the profile's and the overrides
+
+    @property
+    def number(self) -> str:
+        return self.path.name[:2]
+
+
+def steps(paths: list[Path], skip_passes=()) -> list[Step]:
+    """The series' executions: each notebook, then its passes (:data:`PASSES`) but those named
+    in ``skip_passes``."""
+    known = {name for passes in PASSES.values() for name, _ in passes}
+    unknown = sorted(set(skip_passes) - known)
+    if unknown:
+        raise InputError(f"--skip-pass {', '.join(unknown)}: no such pass; the series' passes: "
+                         f"{', '.join(sorted(known)) or 'none'}")
+    out = []
+    for path in paths:
+        out.append(Step(path, path.stem, {}))
+        out += [Step(path, f"{path.stem}-{name}", dict(values))
+                for name, values in PASSES.get(path.name[:2], ()) if name not in skip_passes]
+    return out
+
+
+def series_names() -> list[str]:
+    """The executed copies a whole run holds, in order (the report lists them)."""
+    return [f"{step.name}.ipynb" for step in steps(notebooks())]
 
 
 def run_domain(run_dir: Path, overrides: dict) -> str:
@@ -111,42 +153,50 @@ def parameters_for(declared: set[str], run_dir: Path, profile: str, overrides: d
 
 
 def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
-               overrides: dict | None = None, kernel: str = "python3") -> list[Path]:
-    """Execute notebooks in order; returns the executed copies. Raises on the first failure."""
+               overrides: dict | None = None, kernel: str = "python3", skip_passes=()) -> list[Path]:
+    """Execute notebooks (and their passes, but ``skip_passes``) in order; returns the executed
+    copies. Raises on the first failure."""
     import papermill as pm
 
     done = finished_steps(run_dir)   # notebooks record their stem when they have saved
-    finished = [p.name for p in paths if p.stem in done or f"run:{p.stem}" in done]
+    todo = steps(paths, skip_passes)
+    finished = [f"{s.name}.ipynb" for s in todo if s.name in done or f"run:{s.name}" in done]
     if finished:
         raise InputError(f"{run_dir} already holds the finished notebook(s) {finished}; a run is "
                          "never overwritten: continue with the notebooks after them (--from, "
                          "--only) or start a new run (--run-id)")
     executed = []
-    for index, path in enumerate(paths, start=1):
-        reason = skip_reason(path.name[:2], run_domain(run_dir, overrides or {}))
+    for index, step in enumerate(todo, start=1):
+        reason = skip_reason(step.number, run_domain(run_dir, overrides or {}))
         if reason:
-            print(f"[{index}/{len(paths)}] {path.name} skipped: {reason}", flush=True)
-            record_step(run_dir, f"skip:{path.stem}", reason=reason)
+            print(f"[{index}/{len(todo)}] {step.name}.ipynb skipped: {reason}", flush=True)
+            record_step(run_dir, f"skip:{step.name}", reason=reason)
             continue
-        declared = set(pm.inspect_notebook(str(path)))
-        params = parameters_for(declared, run_dir, profile, overrides or {}, path.name[:2])
-        output = run_dir / path.name
-        print(f"[{index}/{len(paths)}] {path.name} -> {output}", flush=True)
+        declared = set(pm.inspect_notebook(str(step.path)))
+        params = parameters_for(declared, run_dir, profile, {**(overrides or {}), **step.parameters},
+                                step.number)
+        output = run_dir / f"{step.name}.ipynb"
+        print(f"[{index}/{len(todo)}] {step.path.name}{_pass_label(step)} -> {output}", flush=True)
         start = time.perf_counter()
         try:
             with PeakMemory() as memory:
-                pm.execute_notebook(str(path), str(output), parameters=params,
+                pm.execute_notebook(str(step.path), str(output), parameters=params,
                                     kernel_name=kernel, cwd=str(Path.cwd()), progress_bar=True)
         except pm.PapermillExecutionError as err:
             export_html(output)
             raise NotebookFailed(output, err) from None
         seconds = time.perf_counter() - start
-        record_step(run_dir, f"run:{path.stem}", parameters=params, seconds=round(seconds, 2),
+        record_step(run_dir, f"run:{step.name}", parameters=params, seconds=round(seconds, 2),
                     peak_memory_mb=round(memory.peak_mb, 1))
         export_html(output)
         print(f"    {seconds:.0f} s, peak memory {memory.peak_mb:.0f} MB", flush=True)
         executed.append(output)
     return executed
+
+
+def _pass_label(step: Step) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in step.parameters.items())
+    return f" with {settings}" if settings else ""
 
 
 class NotebookFailed(RuntimeError):
@@ -171,6 +221,9 @@ def _parse_args(argv):
     parser.add_argument("--only", action="append", help="run only this notebook number "
                         "(repeatable), e.g. --only 03")
     parser.add_argument("--from", dest="start", help="run from this notebook number on")
+    parser.add_argument("--skip-pass", action="append", default=[], metavar="NAME",
+                        help="leave out a notebook's second pass, e.g. --skip-pass joint (notebook "
+                        "04's joint model)")
     parser.add_argument("--kernel", default="python3")
     return parser.parse_args(argv)
 
@@ -186,6 +239,11 @@ def check_parameter_names(paths: list[Path], overrides: dict) -> None:
     import papermill as pm
 
     declared = set().union(*(pm.inspect_notebook(str(p)) for p in paths)) if paths else set()
+    fixed = sorted({name for s in steps(paths) for name in s.parameters} & set(overrides))
+    if fixed:
+        raise InputError(f"-p {', '.join(fixed)}: the series sets it in a step of its own "
+                         f"({', '.join(s.name for s in steps(paths) if s.parameters)}); to change it, "
+                         "run that notebook in JupyterLab or with papermill")
     unknown = sorted(set(overrides) - declared)
     if unknown:
         raise InputError(f"-p {', '.join(unknown)}: no notebook of this run "
@@ -199,6 +257,7 @@ def main(argv=None) -> int:
     try:
         overrides = dict(_parse_parameter(name, value) for name, value in args.parameter)
         paths = select(notebooks(), args.only, args.start)
+        steps(paths, args.skip_pass)   # an unknown pass is named before anything runs
         check_parameter_names(paths, overrides)
         if args.run_dir:
             if args.run_dir.is_file():
@@ -222,11 +281,11 @@ def main(argv=None) -> int:
     failure = None
     with PeakMemory() as memory:
         try:
-            run_series(paths, run_dir, args.profile, overrides, args.kernel)
+            run_series(paths, run_dir, args.profile, overrides, args.kernel, args.skip_pass)
         except (InputError, NotebookFailed) as err:
             failure = err
     try:
-        index = write_report(run_dir, [p.name for p in notebooks()])
+        index = write_report(run_dir, series_names())
     except InputError as err:
         print(f"error: {failure or err}", file=sys.stderr)
         return 1

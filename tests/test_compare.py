@@ -170,3 +170,37 @@ def test_summary_table_markdown_and_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main([str(run), "--figure", str(figure)])
     assert f"--figure {figure}: already exists" in capsys.readouterr().err
+
+
+def _two_uses_results(joint_pairs, joint_ndcg):
+    from nbhelpers.evaluation import results_table, to_records
+
+    figures = {"use-m3-merged": (0.750, 0.548), "minilm-matryoshka": (0.698, 0.843),
+               "minilm-joint": (joint_pairs, joint_ndcg), "minilm": (0.647, None)}
+    records = []
+    for model, (pairs, ndcg) in figures.items():
+        records += to_records(model, "esco-pairs", "test", {"spearman": pairs})
+        if ndcg is not None:
+            records += to_records(model, "esco-retrieval", "test", {"ndcg@10": ndcg}, 384)
+    return results_table(records)
+
+
+def test_one_model_for_both_uses_only_within_the_tolerance_of_the_best_on_each():
+    uses = compare.two_uses(_two_uses_results(0.745, 0.838))
+    assert list(uses.index) == ["use-m3-merged", "minilm-matryoshka", "minilm-joint"]   # minilm: one use
+    assert uses.loc["minilm-joint", "short of best domain test Spearman"] == pytest.approx(0.005)
+    assert uses.loc["minilm-joint", "short of best nDCG@10 full size"] == pytest.approx(0.005)
+    chosen = compare.one_model(uses, 0.01)
+    assert chosen["model"] == "minilm-joint" and chosen["shortfall"] == pytest.approx(0.005)
+    assert compare.one_model(uses, 0.004) is None
+    advice = compare.both_uses_sentence(uses, 0.01)
+    assert advice.startswith("One model for both uses: **minilm-joint** is within 0.01 of the best on each")
+    assert "similarity (Spearman) 0.745, best 0.750" in advice
+    far = compare.two_uses(_two_uses_results(0.72, 0.80))
+    assert compare.both_uses_sentence(far, 0.01) == (
+        "No model is within 0.01 of the best on both uses, so keep one per use; the closest to both, "
+        "**minilm-joint**, falls 0.043 short on one of them.")
+    with pytest.raises(InputError, match=r"^both_tolerance=-0\.1: expected a number >= 0"):
+        compare.one_model(uses, -0.1)
+    with pytest.raises(InputError, match=r"^tolerance='0.02': expected a number >= 0"):
+        compare.check_tolerance("tolerance", "0.02")

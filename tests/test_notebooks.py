@@ -181,3 +181,51 @@ def test_notebook_04_runs_again_beside_its_first_attempt_and_05_shows_both(serie
     assert {"minilm-matryoshka", "minilm-matryoshka-2"} <= set(compared.model)
     executed = (tmp_path / "05_comparison-2.ipynb").read_text()
     assert "attempt 2: matryoshka=False, guard_alphas=None" in executed
+
+
+@pytest.mark.slow
+def test_notebook_04_joint_trains_both_uses_and_05_weighs_one_model_against_two(series_run, tmp_path):
+    """The series' second pass of notebook 04 (``joint = True``, quick defaults), then notebook 05
+    again: three tuned candidates, and advice on one model for both uses."""
+    import shutil
+
+    import numpy as np
+    import papermill as pm
+
+    from nbhelpers.models import resolve_model
+    from nbhelpers.paths import project_root
+
+    run_dir = tmp_path / series_run.name
+    shutil.copytree(series_run, run_dir, ignore=shutil.ignore_patterns("tensorboard", "checkpoints"))
+    if not (run_dir / "results" / "04_matryoshka-joint.json").exists():   # nbval runs each notebook once
+        pm.execute_notebook(str(project_root() / "notebooks" / "04_matryoshka.ipynb"),
+                            str(run_dir / "04_matryoshka-joint.ipynb"), kernel_name="python3",
+                            parameters={"run_dir": str(run_dir), "joint": True}, progress_bar=False)
+    table, payload = _results(run_dir, "04_matryoshka-joint")
+    training = payload["training"]
+    assert training["metric_for_best_model"] == "eval_sequential_score"
+    assert training["pairs_rows"] == training["train_rows"] > 0   # pairs_share 1: one pair per row
+    assert (run_dir / "models" / "joint-minilm" / "model").is_dir()
+    test = table[table.split == "test"]
+    pairs = test[(test.dataset == "esco-pairs") & (test.metric == "spearman")].set_index("model").value
+    ndcg = test[(test.metric == "ndcg@10") & (test.dim == 384)].set_index("model").value
+    # even at the quick size one model gains on both uses of held-out unit groups
+    assert pairs["minilm-joint"] > pairs["minilm"] + 0.02 and ndcg["minilm-joint"] > ndcg["minilm"] + 0.05
+    validation = pd.DataFrame(training["validation"])
+    assert {"ndcg@10 @ 64", "pair Spearman", "STS-B dev Spearman",
+            "selection score"} <= set(validation.columns)
+    sweep = pd.DataFrame(payload["forgetting_guard"]["sweep"]).set_index("alpha")
+    assert {"eval_dim_64_cosine_ndcg@10", "eval_pairs_spearman_cosine"} <= set(sweep.columns)
+    assert np.allclose(sweep["eval_sequential_score"],
+                       (sweep["eval_dim_64_cosine_ndcg@10"] + sweep["eval_pairs_spearman_cosine"]) / 2)
+    assert resolve_model(payload["models"]["minilm-joint"]["path"]).encode(["nurse"]).shape == (1, 384)
+
+    pm.execute_notebook(str(project_root() / "notebooks" / "05_comparison.ipynb"),
+                        str(tmp_path / "05_comparison-2.ipynb"), kernel_name="python3",
+                        parameters={"run_dir": str(run_dir)}, progress_bar=False)
+    compared, advice = _results(run_dir, "05_comparison-2")
+    assert {"use-m3-merged", "minilm-matryoshka", "minilm-joint"} <= set(compared.model)
+    executed = (tmp_path / "05_comparison-2.ipynb").read_text()
+    assert "short of best domain test Spearman" in executed   # the two-uses table
+    assert ("One model for both uses: **" in advice["recommendation"]
+            or "No model is within 0.01 of the best on both uses" in advice["recommendation"])

@@ -101,6 +101,35 @@ def test_series_passes_parameters_and_stops_at_the_first_failure(tmp_path):
         run.run_series([bad], run_dir)
 
 
+def test_a_pass_runs_its_notebook_again_under_a_name_of_its_own(tmp_path, monkeypatch):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    notebook = _notebook(folder / "01_ok.ipynb", "run_dir = None\nanswer = 1",
+                         "import pathlib; pathlib.Path(run_dir, f'out-{answer}.txt').write_text('x')")
+    monkeypatch.setattr(run, "PASSES", {"01": (("twice", {"answer": 2}),)})
+    assert [(s.name, s.parameters) for s in run.steps([notebook])] == [
+        ("01_ok", {}), ("01_ok-twice", {"answer": 2})]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    executed = run.run_series([notebook], run_dir)
+    assert executed == [run_dir / "01_ok.ipynb", run_dir / "01_ok-twice.ipynb"]
+    assert (run_dir / "out-1.txt").is_file() and (run_dir / "out-2.txt").is_file()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["steps"]["run:01_ok-twice"]["parameters"] == {"run_dir": str(run_dir), "answer": 2}
+    with pytest.raises(InputError, match=r"\['01_ok.ipynb', '01_ok-twice.ipynb'\]"):
+        run.run_series([notebook], run_dir)
+    with pytest.raises(InputError,
+                       match="-p answer: the series sets it in a step of its own \\(01_ok-twice\\)"):
+        run.check_parameter_names([notebook], {"answer": 3})
+
+
+def test_the_series_trains_the_joint_model_after_the_retrieval_one():
+    names = run.series_names()
+    assert names[names.index("04_matryoshka.ipynb") + 1] == "04_matryoshka-joint.ipynb"
+    assert dict((s.name, s.parameters) for s in run.steps(run.notebooks()))["04_matryoshka-joint"] == {
+        "joint": True}
+
+
 def test_missing_run_dir_points_to_run_id(tmp_path, capsys):
     missing = tmp_path / "full-esco"
     assert run.main(["--run-dir", str(missing)]) == 1

@@ -158,7 +158,7 @@ def test_scored_and_labelled_rows(prepared):
 
 
 def test_unknown_loss_lists_the_choices(model):
-    with pytest.raises(InputError, match="mnrl, cached_mnrl, triplet, cosent, cosine, contrastive"):
+    with pytest.raises(InputError, match="mnrl, cached_mnrl, triplet, cosent, cosine, angle, contrastive"):
         losses.build_loss(model, "infonce")
     with pytest.raises(InputError, match="choose one of mnrl"):
         MatryoshkaConfig(loss="infonce").validate()
@@ -369,6 +369,84 @@ def test_stsb_replay_without_stsb_says_where_to_get_it(tmp_path, monkeypatch):
                                eval_ir=({"q": "a"}, {"p": "c"}, {"q": {"p"}}))
 
 
+# ------------------------------------------------------------------ joint: retrieval and graded pairs
+
+
+def _with_train_pairs(prepared, frame):
+    import dataclasses
+
+    return dataclasses.replace(prepared, pairs={**prepared.pairs, "train": frame})
+
+
+def test_graded_pairs_come_level_by_level_and_a_bad_score_names_its_row(prepared):
+    pairs = data.graded_pairs(prepared, "train")
+    assert pairs.column_names == ["sentence1", "sentence2", "score"]
+    assert len(pairs) == len(prepared.pairs["train"])
+    first = pd.Series(pairs.select(range(50))["score"]).value_counts()   # one target per level
+    assert len(first) == 5 and first.min() == first.max() == 10
+    broken = prepared.pairs["train"].copy()
+    broken.loc[broken.index[3], "score"] = 4.0
+    with pytest.raises(InputError, match=r"row 3 of the 'train' split: score 4\.0 is outside \[-1, 1\]"):
+        data.graded_pairs(_with_train_pairs(prepared, broken), "train")
+    with pytest.raises(InputError, match="'train' split has no graded pairs"):
+        data.graded_pairs(_with_train_pairs(prepared, broken.head(0)), "train")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"pairs_share": 0}, "pairs_share=0: expected a number > 0"),
+    ({"pairs_share": -1.0}, "pairs_share=-1.0: expected a number > 0"),
+    ({"pairs_share": float("inf")}, "pairs_share=inf: expected a number > 0"),
+    ({"pairs_loss": "cosine"}, "pairs_loss='cosine': expected one of cosent, angle"),
+    ({"loss": "cosent"}, "joint=True trains graded pairs beside retrieval rows, but loss 'cosent'"),
+    ({"max_eval_pairs": 0}, "max_eval_pairs=0: expected a positive int")])
+def test_joint_settings_are_checked_by_name(changes, message):
+    with pytest.raises(InputError, match="^" + re.escape(message)):
+        MatryoshkaConfig(joint=True, **changes).validate()
+    MatryoshkaConfig(joint=False, pairs_share=0).validate()   # only a joint run reads them
+
+
+def test_joint_bad_input_fails_before_the_model_loads(tmp_path, prepared, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(models, "load_base_model", no_model)
+    broken = prepared.pairs["train"].copy()
+    broken["score"] = broken.score * 5   # an STS-like 0-5 scale
+    with pytest.raises(InputError, match="graded pairs \\(joint\\): row .* is outside \\[-1, 1\\]"):
+        train.setup(config(tmp_path, joint=True), _with_train_pairs(prepared, broken))
+    with pytest.raises(InputError,
+                       match="pairs_share=0.001: 0.001 x 32 retrieval rows leaves no graded pair"):
+        train.setup(config(tmp_path, joint=True, pairs_share=0.001, max_train_samples=32), prepared)
+    with pytest.raises(InputError, match="joint=True trains on notebook 01's graded pairs: pass prepared"):
+        train.setup(config(tmp_path, joint=True),
+                    train_data=pd.DataFrame({"anchor": ["a"], "positive": ["b"]}),
+                    eval_ir=({"q": "a"}, {"p": "b"}, {"q": {"p"}}))
+    assert data.pairs_count(2.0, 32, 40) == 40   # fewer exist than wanted: all of them
+    assert not (tmp_path / "out").exists()
+
+
+def test_joint_training_mixes_both_datasets_and_selects_on_both_uses(tmp_path, model, prepared):
+    sts = tiny_stsb(tmp_path / "stsb")
+    cfg = config(tmp_path, joint=True, pairs_share=0.5, max_train_samples=32, max_steps=-1, epochs=1.0,
+                 max_eval_pairs=50, guard_alphas=[0.5, 1.0], stsb_source=str(sts), pairs_loss="angle")
+    result = train.train_matryoshka(cfg, prepared, model=model)
+    assert (result.train_rows, result.pairs_rows) == (32, 16)
+    assert result.global_step == 32 // 8 + 16 // 8   # retrieval batches + graded-pair batches
+    assert result.metric_for_best_model == evaluators.JOINT_KEY == "eval_sequential_score"
+    last = result.evals.iloc[-1]
+    retrieval, pairs = evaluators.joint_parts(result.dims)
+    assert (retrieval, pairs) == ("eval_dim_64_cosine_ndcg@10", "eval_pairs_spearman_cosine")
+    assert last[evaluators.JOINT_KEY] == pytest.approx((last[retrieval] + last[pairs]) / 2)
+    assert -1 <= last["eval_stsb-dev_spearman_cosine"] <= 1
+    assert result.baseline[pairs] != last[pairs]   # the graded pairs trained
+    sweep = result.guard.set_index("alpha")
+    assert list(sweep.index) == [0.0, 0.5, 1.0]
+    assert {retrieval, pairs, "stsb_dev_spearman"} <= set(sweep.columns)
+    assert sweep.loc[0.0, pairs] == pytest.approx(result.baseline[pairs])
+    assert np.allclose(sweep[evaluators.JOINT_KEY], (sweep[retrieval] + sweep[pairs]) / 2)
+    assert result.model_path == tmp_path / "out" / "model" and result.model_path.is_dir()
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -446,56 +524,82 @@ def _loss_signature(loss):
             getattr(inner or loss, "scale", None))
 
 
-def test_the_notebook_and_the_command_build_the_same_trainer(tmp_path, base_model, prepared):
-    """Notebook 04's own cells (loss, evaluator, arguments, trainer) and the command's
-    ``setup`` give the same loss, evaluators, training arguments and callbacks."""
+@pytest.mark.parametrize("joint", [False, True], ids=["retrieval", "joint"])
+def test_the_notebook_and_the_command_build_the_same_trainer(tmp_path, base_model, prepared, joint):
+    """Notebook 04's own cells (data, loss, evaluator, arguments, trainer) and the command's
+    ``setup`` give the same datasets, losses, evaluators, training arguments and callbacks."""
     from datasets import DatasetDict
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.evaluation import (
+        EmbeddingSimilarityEvaluator,
         InformationRetrievalEvaluator,
         SequentialEvaluator,
     )
     from sentence_transformers.sentence_transformer.losses import (
+        AnglELoss,
         CoSENTLoss,
         MatryoshkaLoss,
         MultipleNegativesRankingLoss,
     )
-    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    from sentence_transformers.sentence_transformer.training_args import (
+        BatchSamplers,
+        MultiDatasetBatchSamplers,
+    )
     from transformers import EarlyStoppingCallback
 
     import notebook_cells
     from nbhelpers import matryoshka as blocks
-    from nbhelpers.stsb import load_stsb
+    from nbhelpers.stsb import load_splits, load_stsb
 
-    sts = tiny_stsb(tmp_path / "stsb", split="train", repeat=4)
-    cfg = MatryoshkaConfig(max_train_samples=16, hard_negatives=False, stsb_replay=0.5,
-                           stsb_source=str(sts), guard_alphas=None, output_dir=str(tmp_path / "out"))
+    sts = tiny_stsb(tiny_stsb(tmp_path / "stsb", split="train", repeat=4))   # train and dev
+    cfg = MatryoshkaConfig(max_train_samples=16, hard_negatives=False, stsb_replay=0.5, joint=joint,
+                           pairs_share=0.5, max_eval_pairs=20, stsb_source=str(sts), guard_alphas=None,
+                           output_dir=str(tmp_path / "out"))
     command = train.setup(cfg, prepared, model=copy.deepcopy(base_model))
 
     rows = data.to_dataset(data.training_frame(prepared, cfg), cfg.loss)
     space = {**cfg.to_dict(), "config": cfg, "train_model": copy.deepcopy(base_model),
              "train_dataset": rows, "replay": data.replay_dataset(load_stsb("train", sts), 0.5, len(rows)),
+             "graded": data.graded_pairs(prepared, "train") if joint else None,
+             "sts": load_splits(("train", "dev"), sts),
              "dims": [384, 256, 128, 64], "prepared": prepared, "output_dir": tmp_path / "out",
-             "blocks": blocks, "DatasetDict": DatasetDict, "CoSENTLoss": CoSENTLoss,
+             "blocks": blocks, "DatasetDict": DatasetDict, "CoSENTLoss": CoSENTLoss, "AnglELoss": AnglELoss,
              "MatryoshkaLoss": MatryoshkaLoss, "MultipleNegativesRankingLoss": MultipleNegativesRankingLoss,
              "SequentialEvaluator": SequentialEvaluator,
              "InformationRetrievalEvaluator": InformationRetrievalEvaluator,
+             "EmbeddingSimilarityEvaluator": EmbeddingSimilarityEvaluator,
              "SentenceTransformerTrainingArguments": SentenceTransformerTrainingArguments,
              "SentenceTransformerTrainer": SentenceTransformerTrainer, "BatchSamplers": BatchSamplers,
+             "MultiDatasetBatchSamplers": MultiDatasetBatchSamplers,
              "PrinterCallback": __import__("transformers").PrinterCallback,
              "EarlyStoppingCallback": EarlyStoppingCallback}
     notebook = notebook_cells.run("04_matryoshka.ipynb", [
-        "inner = (MultipleNegativesRankingLoss", "evaluator = SequentialEvaluator([",
+        "pairs_dataset = None", "inner = (MultipleNegativesRankingLoss", "evaluator = SequentialEvaluator(",
         "args = SentenceTransformerTrainingArguments(", "trainer = SentenceTransformerTrainer("], space)
     ours, theirs = notebook["trainer"], command.trainer
 
-    assert _loss_signature(ours.loss) == _loss_signature(theirs.loss) == {
-        "domain": ("MatryoshkaLoss", (384, 256, 128, 64), "MultipleNegativesRankingLoss", 20.0),
-        "stsb": ("MatryoshkaLoss", (384, 256, 128, 64), "CoSENTLoss", 20.0)}
-    assert list(ours.train_dataset) == list(theirs.train_dataset) == ["domain", "stsb"]
-    assert [(e.name, e.truncate_dim, e.ndcg_at_k, e.accuracy_at_k) for e in ours.evaluator.evaluators] == \
-        [(e.name, e.truncate_dim, e.ndcg_at_k, e.accuracy_at_k) for e in theirs.evaluator.evaluators]
-    assert notebook["metric_key"] == command.key == "eval_dim_64_cosine_ndcg@10"
+    matryoshka = ("MatryoshkaLoss", (384, 256, 128, 64))
+    expected = {"domain": (*matryoshka, "MultipleNegativesRankingLoss", 20.0),
+                "stsb": (*matryoshka, "CoSENTLoss", 20.0)}
+    if joint:
+        expected["pairs"] = (*matryoshka, "CoSENTLoss", 20.0)
+    assert _loss_signature(ours.loss) == _loss_signature(theirs.loss) == expected
+    assert list(ours.train_dataset) == list(theirs.train_dataset) == (
+        ["domain", "pairs", "stsb"] if joint else ["domain", "stsb"])
+    for name in ours.train_dataset:
+        assert ours.train_dataset[name].to_dict() == theirs.train_dataset[name].to_dict(), name
+
+    def described(evaluator):
+        return [(e.name, e.truncate_dim, getattr(e, "ndcg_at_k", None), getattr(e, "sentences1", None))
+                for e in evaluator.evaluators]
+
+    assert described(ours.evaluator) == described(theirs.evaluator)
+    assert [e.name for e in ours.evaluator.evaluators][4:] == (["pairs", "stsb-dev"] if joint else [])
+    scores = [0.1, 0.2, 0.3, 0.4, 0.8, 0.5]
+    assert ours.evaluator.main_score_function(scores) == theirs.evaluator.main_score_function(scores) == \
+        pytest.approx(0.6 if joint else 0.5)
+    assert notebook["metric_key"] == command.key == (
+        "eval_sequential_score" if joint else "eval_dim_64_cosine_ndcg@10")
     mine, other = ours.args.to_dict(), theirs.args.to_dict()
     assert mine["output_dir"] == other["output_dir"] == str(tmp_path / "out" / "checkpoints")
     assert {k: (mine[k], other[k]) for k in mine if mine[k] != other[k]} == {}

@@ -40,7 +40,8 @@ def pages(root: Path | None = None) -> list[Path]:
 
 def renderers() -> dict:
     """Schema -> function turning that schema's figure files into ``{table: markdown}``."""
-    from nbhelpers.docs import benchmark_tables, run_tables, serving_tables, your_data_tables
+    from nbhelpers.docs import (benchmark_tables, joint_tables, run_tables, serving_tables,
+                                your_data_tables)
 
     return {"experiment-log/1": benchmark_tables.experiment_log,
             "prepare-counts/1": benchmark_tables.prepare_counts,
@@ -52,6 +53,7 @@ def renderers() -> dict:
             "benchmark/documents/1": your_data_tables.documents,
             "benchmark/scored-pairs/1": your_data_tables.scored_pairs,
             "benchmark/serving/1": serving_tables.serving,
+            "benchmark/training-memory/1": joint_tables.training_memory,
             "run-summary/1": run_tables.run_summary}
 
 

@@ -19,6 +19,7 @@ from nbhelpers.runs import MANIFEST, RESULTS_DIR
 #: What each notebook's results file adds beside its records, kept in the summary.
 EXTRAS = {"03_siamese_use": ("test_gain", "forgetting_guard", "training"),
           "04_matryoshka": ("forgetting_guard", "training"),
+          "04_matryoshka-joint": ("forgetting_guard", "training"),
           "05_comparison": ("recommendation",)}
 #: Long per-step series left out of the summary (the run folder keeps them).
 DROPPED = {"losses", "config"}
@@ -110,16 +111,19 @@ def _timings(p: dict) -> str:
 
 
 def _notebooks(payloads: list[dict]) -> str:
-    from nbhelpers.run import notebooks
+    from nbhelpers.run import PASS_TITLES, notebooks, steps
 
     header = ["notebook", "what it teaches",
               *(f"{p['run']['profile']} profile: time, peak memory" for p in payloads)]
     rows = []
-    for path in notebooks():
+    for run_step in steps(notebooks()):
+        path = run_step.path
         title = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"][0]
         row = [f"[{path.stem}](notebooks/{path.name})", title.lstrip("# ").split("·", 1)[-1].strip()]
+        if run_step.parameters:   # a second pass of the notebook above
+            row = [f"{run_step.name}", PASS_TITLES[run_step.name.removeprefix(f"{path.stem}-")]]
         for p in payloads:
-            step = next((n for n in p["notebooks"] if n["name"] == path.stem), None)
+            step = next((n for n in p["notebooks"] if n["name"] == run_step.name), None)
             row.append(f"{_minutes(step['seconds'])}, {step['peak_memory_mb'] / 1024:.1f} GB"
                        if step else "")
         rows.append(row)

@@ -20,15 +20,16 @@ def device_flags() -> dict:
             "dataloader_pin_memory": cuda, "use_cpu": launched_on_cpus()}
 
 
-def fixed_arguments(config: MatryoshkaConfig, model=None, with_replay: bool = False) -> dict:
+def fixed_arguments(config: MatryoshkaConfig, model=None, several_datasets: bool = False) -> dict:
     """The training arguments beside the tutorial's: evaluation batch size, accumulation, the
     schedule, weight decay, the compact progress view, the data seed, and the model's query
-    prompt for the anchors (BGE's instruction; a replay dataset gets none)."""
+    prompt for the anchors (BGE's instruction; with several datasets only the retrieval rows,
+    "domain", get it)."""
     from nbhelpers.matryoshka.model import query_prompt
 
     prompt = query_prompt(model) if model is not None else ""
     prompts = {"anchor": prompt} if prompt and LOSSES[config.loss][1] == "retrieval" else None
-    if prompts and with_replay:
+    if prompts and several_datasets:
         prompts = {"domain": prompts}
     return {"per_device_eval_batch_size": config.eval_batch_size,
             "gradient_accumulation_steps": config.gradient_accumulation_steps,
@@ -38,13 +39,15 @@ def fixed_arguments(config: MatryoshkaConfig, model=None, with_replay: bool = Fa
 
 
 def training_arguments(config: MatryoshkaConfig, checkpoints_dir: str | Path,
-                       metric_for_best_model: str, model=None, with_replay: bool = False):
+                       metric_for_best_model: str, model=None, several_datasets: bool = False):
     """``SentenceTransformerTrainingArguments`` for ``config``, as notebook 04 writes them out:
     checkpoints (and TensorBoard logs) in ``checkpoints_dir``, the no-duplicates batch sampler
-    for in-batch negatives, model selection on ``metric_for_best_model``, then
-    :func:`fixed_arguments` and :func:`device_flags`."""
+    for in-batch negatives, batches drawn from several datasets in proportion to their sizes,
+    model selection on ``metric_for_best_model``, then :func:`fixed_arguments` and
+    :func:`device_flags`."""
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
+        MultiDatasetBatchSamplers,
         SentenceTransformerTrainingArguments,
     )
 
@@ -61,6 +64,7 @@ def training_arguments(config: MatryoshkaConfig, checkpoints_dir: str | Path,
         warmup_steps=config.warmup_ratio,
         batch_sampler=(BatchSamplers.NO_DUPLICATES if LOSSES[config.loss][2]
                        else BatchSamplers.BATCH_SAMPLER),
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
         eval_strategy=strategy,
         save_strategy="epoch" if config.eval_steps is None else "steps",
         **steps,
@@ -70,6 +74,6 @@ def training_arguments(config: MatryoshkaConfig, checkpoints_dir: str | Path,
         logging_steps=config.logging_steps,
         report_to="tensorboard",
         seed=config.seed,
-        **fixed_arguments(config, model, with_replay),
+        **fixed_arguments(config, model, several_datasets),
         **device_flags(),
     )

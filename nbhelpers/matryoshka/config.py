@@ -16,9 +16,14 @@ LOSSES = {
     "triplet": (("anchor", "positive", "negative"), "retrieval", False),
     "cosent": (("sentence1", "sentence2", "score"), "scored", False),
     "cosine": (("sentence1", "sentence2", "score"), "scored", False),
+    "angle": (("sentence1", "sentence2", "score"), "scored", False),
     "contrastive": (("sentence1", "sentence2", "label"), "labelled", False),
     "online_contrastive": (("sentence1", "sentence2", "label"), "labelled", False),
 }
+#: Losses for the graded pairs of a joint run (``joint``): both rank the pairs of a batch by
+#: their scores, so only the order of the targets matters; AnglE compares angles instead of
+#: cosines, whose gradient vanishes near 1.
+PAIRS_LOSSES = ("cosent", "angle")
 #: Graded-pair level -> contrastive label. Levels not listed (same minor / sub-major group:
 #: related but different jobs) are left out of contrastive training as ambiguous.
 CONTRASTIVE_LABELS = {"same_occupation": 1, "same_unit_group": 1, "unrelated": 0}
@@ -71,6 +76,11 @@ class MatryoshkaConfig:
     sts_tolerance: float = 0.01           # ... keeping STS-B dev Spearman >= base - this
     stsb_source: str | None = None        # STS-B folder or "hub" (None: $STSB_DIR, or hub online)
     stsb_replay: float = 0.1              # STS-B *train* pairs (CoSENT) mixed in, share of the rows
+    joint: bool = False                   # also train on notebook 01's graded pairs: one model
+                                          # for retrieval and job-title similarity
+    pairs_loss: str = "cosent"            # ... their loss: "cosent" or "angle" (PAIRS_LOSSES)
+    pairs_share: float = 1.0              # ... graded pairs per retrieval row (their share of batches)
+    max_eval_pairs: int | None = 2000     # ... validation pairs the evaluator scores (None: all)
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -99,8 +109,12 @@ class MatryoshkaConfig:
     @classmethod
     def full(cls, **changes) -> MatryoshkaConfig:
         """Settings for the real ESCO export (14,005 retrieval rows at `--profile full`, 12,473
-        of them with a mined hard negative)."""
+        of them with a mined hard negative). The loss is MNRL computed in mini-batches of 32 texts
+        (``cached_mnrl``): the same gradients as ``mnrl`` in a fraction of the memory, so that
+        64 (question, passage, hard negative) rows of up to 128 tokens train on an 8 GB machine
+        (``benchmarks/training_memory.py`` measures it)."""
         preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 1.0,
+                  "loss": "cached_mnrl", "mini_batch_size": 32,
                   "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20,
                   "guard_alphas": [0.5, 0.7, 0.85, 1.0], "stsb_replay": 0.25, "hard_negatives": True}
         return cls(**{**preset, **changes})
@@ -180,6 +194,10 @@ class MatryoshkaConfig:
                     _is_number(a) and 0 <= a <= 1 for a in self.guard_alphas)):
                 raise InputError(f"guard_alphas={self.guard_alphas!r}: expected a list of numbers in "
                                  "[0, 1] (1: the tuned weights) or None (no guard)")
+        if not isinstance(self.joint, bool):
+            raise InputError(f"joint={self.joint!r}: expected true or false")
+        if self.joint:
+            self._validate_joint()
         if not (_is_number(self.stsb_replay) and self.stsb_replay >= 0):
             raise InputError(f"stsb_replay={self.stsb_replay!r}: expected a number >= 0 (STS-B train "
                              "pairs per training row; 0: no replay)")
@@ -217,6 +235,20 @@ class MatryoshkaConfig:
             if not self.dims:
                 raise InputError("dims=[]: give at least one dim (or None for the defaults)")
         return self
+
+    def _validate_joint(self) -> None:
+        if LOSSES[self.loss][1] != "retrieval":
+            raise InputError(f"joint=True trains graded pairs beside retrieval rows, but loss "
+                             f"{self.loss!r} already trains on graded pairs; use a retrieval loss "
+                             "(mnrl, cached_mnrl, triplet) or joint=False")
+        if self.pairs_loss not in PAIRS_LOSSES:
+            raise InputError(f"pairs_loss={self.pairs_loss!r}: expected one of {', '.join(PAIRS_LOSSES)} "
+                             "(losses for scored pairs)")
+        if not (_is_number(self.pairs_share) and 0 < self.pairs_share < math.inf):
+            raise InputError(f"pairs_share={self.pairs_share!r}: expected a number > 0 (graded pairs "
+                             "per retrieval row; 1: as many of each)")
+        if self.max_eval_pairs is not None:
+            _positive_int("max_eval_pairs", self.max_eval_pairs)
 
     def mines_negatives(self) -> bool:
         """Hard negatives apply to the retrieval losses, whose rows are (anchor, positive)."""

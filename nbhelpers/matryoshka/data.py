@@ -1,4 +1,5 @@
-"""Notebook 04's training data: rows for the chosen loss, STS-B replay, mined hard negatives.
+"""Notebook 04's training data: rows for the chosen loss, STS-B replay, mined hard negatives,
+and the graded pairs a joint run trains beside the retrieval rows.
 
 Every function returns a ``datasets.Dataset`` with exactly the columns the loss takes, the form
 ``SentenceTransformerTrainer`` trains on.
@@ -108,6 +109,49 @@ def replay_dataset(stsb_train, share: float, domain_rows: int, seed: int = 42):
     if not count or stsb_train is None:
         return None
     return to_dataset(replay_pairs(stsb_train, count, seed), "cosent", name="STS-B train pairs")
+
+
+def graded_pairs(prepared, split: str, name: str = "graded pairs", seed: int = 42):
+    """Notebook 01's graded pairs of ``split`` as ``sentence1, sentence2, score`` rows, ordered
+    so that any first ``n`` rows hold the levels in equal shares (``select(range(n))``; the
+    trainer's sampler shuffles the batches).
+
+    The scores are cosine targets; a score outside [-1, 1] (the range of the cosine the
+    scored-pair losses compare them with) raises :class:`InputError` naming the row.
+    """
+    if "pairs" not in prepared.tasks:
+        raise InputError(f"joint=True trains on graded pairs, which the run's data (domain "
+                         f"{prepared.domain!r}) do not have; set joint=False")
+    frame = prepared.pairs.get(split)
+    if frame is None or frame.empty:
+        raise InputError(f"{name}: the run's {split!r} split has no graded pairs; joint training "
+                         "needs them (notebook 01's pairs_per_level)")
+    scores = pd.to_numeric(frame.score, errors="coerce")
+    bad = ~scores.between(-1.0, 1.0)
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{name}: row {row} of the {split!r} split: score {frame.score.iloc[row]} "
+                         "is outside [-1, 1]; the pairs losses (pairs_loss) compare scores with "
+                         "cosine similarities, so scores must be cosine targets")
+    frame = frame.sample(frac=1.0, random_state=seed)
+    frame = (frame.assign(turn=frame.groupby("level").cumcount())   # level by level, in turn
+             .sort_values(["turn", "level"], kind="stable"))
+    frame = frame.rename(columns={"text1": "sentence1", "text2": "sentence2"})
+    return to_dataset(frame[["sentence1", "sentence2", "score"]].reset_index(drop=True), "cosent",
+                      name=name)
+
+
+def pairs_count(share: float, retrieval_rows: int, available: int) -> int:
+    """How many graded pairs a joint run trains on: ``share`` per retrieval row, at most all
+    ``available`` (said when fewer exist); :class:`InputError` when that leaves none."""
+    wanted = round(share * retrieval_rows)
+    if wanted < 1:
+        raise InputError(f"pairs_share={share!r}: {share!r} x {retrieval_rows} retrieval rows "
+                         "leaves no graded pair to train on; raise pairs_share")
+    if wanted > available:
+        print(f"pairs_share={share}: {wanted:,} graded pairs wanted, the training split has "
+              f"{available:,}; training on all of them")
+    return min(wanted, available)
 
 
 def mine_negatives(dataset, model, config: MatryoshkaConfig, corpus: list[str] | None = None):

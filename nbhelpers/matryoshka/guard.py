@@ -30,18 +30,20 @@ def _lerp(base, tuned, alpha: float):
     return base + alpha * (tuned - base)
 
 
-def blend_and_score(model, base_state: dict, evaluator, key: str, sts_dev, known: dict | None = None):
+def blend_and_score(model, base_state: dict, evaluator, key: str, sts_dev, known: dict | None = None,
+                    also=()):
     """``(blend, score)`` for :func:`nbhelpers.guard.run_guard`: ``blend(alpha)`` loads the blend
     of ``base_state`` and the model's current (tuned) weights; ``score(alpha)`` gives the
-    validation ``key`` (e.g. ``eval_dim_64_cosine_ndcg@10``) and STS-B dev Spearman (NaN
-    without ``sts_dev``). ``known`` holds figures already measured, by alpha and name (the
-    base model's before training, the trainer's best validation score at alpha 1); they are
-    not measured again."""
+    validation ``key`` (e.g. ``eval_dim_64_cosine_ndcg@10``), the evaluator's keys in ``also``
+    (a joint run's retrieval and pair scores) and STS-B dev Spearman (NaN without
+    ``sts_dev``). ``known`` holds figures already measured, by alpha and name (the base model's
+    before training, the trainer's best validation scores at alpha 1); they are not measured
+    again."""
     from nbhelpers.evaluation import sts_scores
     from nbhelpers.models import STEncoder
 
     tuned_state = snapshot(model)
-    metric = key.removeprefix("eval_")
+    wanted = [key, *also]
     known = known or {}
 
     def blend(alpha):
@@ -56,7 +58,21 @@ def blend_and_score(model, base_state: dict, evaluator, key: str, sts_dev, known
         else:
             encoder = STEncoder("blend", spec=f"alpha={alpha:g}", model=model)
             sts = sts_scores(encoder, sts_dev)["cosine_spearman"]
-        value = have[key] if key in have else float(evaluator(model)[metric])
-        return {key: value, STS_METRIC: sts}
+        if all(name in have for name in wanted):
+            values = {name: have[name] for name in wanted}
+        else:
+            measured = evaluator(model)
+            values = {name: float(measured[name.removeprefix("eval_")]) for name in wanted}
+        return {**values, STS_METRIC: sts}
 
     return blend, score
+
+
+def best_evaluation(log_history: list[dict], key: str) -> dict:
+    """The trainer's logged evaluation with the best ``key`` (every ``eval_*`` figure of it):
+    what the model kept by ``load_best_model_at_end`` scored; ``{}`` without evaluations."""
+    evals = [e for e in log_history if key in e]
+    if not evals:
+        return {}
+    best = max(evals, key=lambda e: e[key])
+    return {k: float(v) for k, v in best.items() if k.startswith("eval_")}

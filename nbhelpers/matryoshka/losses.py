@@ -25,6 +25,7 @@ def build_loss(model, name: str, dims=None, config: MatryoshkaConfig | None = No
             model, distance_metric=losses.TripletDistanceMetric.COSINE,
             triplet_margin=config.triplet_margin),
         "cosent": lambda: losses.CoSENTLoss(model),
+        "angle": lambda: losses.AnglELoss(model),
         "cosine": lambda: losses.CosineSimilarityLoss(model),
         "contrastive": lambda: losses.ContrastiveLoss(model, distance_metric=distance,
                                                       margin=config.contrastive_margin),

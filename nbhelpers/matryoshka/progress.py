@@ -2,7 +2,8 @@
 
 The trainer's own notebook view prints every logged metric of every dimension at every
 evaluation, a table too wide to read; this callback shows the training loss on the bar and, at
-each evaluation, the model-selection metric at every dimension.
+each evaluation, the model-selection metric at every dimension (and, in a joint run, the
+graded pairs' and STS-B dev's Spearman).
 """
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import re
 
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
+
+
+#: A joint run's scored-pair evaluations, as the trainer logs them.
+SCORED_PAIRS = {"pairs": "eval_pairs_spearman_cosine", "STS-B dev": "eval_stsb-dev_spearman_cosine"}
 
 
 class CompactProgress(TrainerCallback):
@@ -35,8 +40,11 @@ class CompactProgress(TrainerCallback):
         dims = {int(m[1]): v for k, v in (metrics or {}).items() if (m := self.pattern.match(k))}
         if dims:
             line = ", ".join(f"{d}: {dims[d]:.4f}" for d in sorted(dims, reverse=True))
+            scored = [f"{name} Spearman {metrics[key]:.4f}" for name, key in SCORED_PAIRS.items()
+                      if key in metrics]
             (self.bar.write if self.bar is not None else print)(
-                f"step {state.global_step}: validation {self.metric} by dimension - {line}")
+                f"step {state.global_step}: validation {self.metric} by dimension - {line}"
+                + "".join(f"; {part}" for part in scored))
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:

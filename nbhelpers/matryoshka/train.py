@@ -53,6 +53,7 @@ class MatryoshkaResult:
     train_rows: int                    # domain rows (STS-B replay rows not included)
     resumed_from: str | None
     replay_rows: int = 0               # STS-B train pairs mixed in (stsb_replay)
+    pairs_rows: int = 0                # graded pairs trained beside the retrieval rows (joint)
     alpha: float = 1.0                 # weight of the tuned model in the saved weights (guard)
     guard: pd.DataFrame | None = None  # the forgetting guard's sweep: alpha, metric, stsb_dev_spearman
     guard_reason: str = ""
@@ -77,9 +78,10 @@ def default_output_dir(config: MatryoshkaConfig, run_dir: str | Path | None) -> 
         return Path(config.output_dir).expanduser()
     if run_dir is None:
         raise InputError("output_dir: set config.output_dir or pass run_dir (the model goes to "
-                         "<run_dir>/models/matryoshka-<model>)")
+                         "<run_dir>/models/matryoshka-<model>, or joint-<model> with joint)")
     suffix = "-lora" if config.lora else ""
-    return Path(run_dir) / "models" / f"matryoshka-{folder_name(config.model)}{suffix}"
+    kind = "joint" if config.joint else "matryoshka"
+    return Path(run_dir) / "models" / f"{kind}-{folder_name(config.model)}{suffix}"
 
 
 def build_trainer(model, args, train_set, loss, evaluator, config: MatryoshkaConfig, callbacks=()):
@@ -111,6 +113,7 @@ class Setup:
     evaluator: object
     domain_rows: int
     replay_rows: int
+    pairs_rows: int
     baseline: dict
     base_state: dict | None
     base_seq_length: int
@@ -157,6 +160,18 @@ def setup(config: MatryoshkaConfig | None = None, prepared=None, *,
             range(min(len(dataset), config.max_train_samples)))
     replay = data.replay_dataset(_stsb_train(config), config.stsb_replay, len(dataset), config.seed)
     ir = eval_ir if eval_ir is not None else (prepared.ir(config.eval_split) if config.evaluate else None)
+    pairs = eval_pairs = sts_dev = None
+    if config.joint:
+        if prepared is None:
+            raise InputError("joint=True trains on notebook 01's graded pairs: pass prepared or run_dir")
+        pairs = data.graded_pairs(prepared, "train", name="graded pairs (joint)", seed=config.seed)
+        data.pairs_count(config.pairs_share, len(dataset), len(pairs))   # none left: said now
+        if config.evaluate:
+            eval_pairs = data.graded_pairs(prepared, config.eval_split, seed=config.seed,
+                                           name="validation graded pairs (joint)")
+            eval_pairs = eval_pairs.select(range(min(len(eval_pairs),
+                                                     config.max_eval_pairs or len(eval_pairs))))
+            sts_dev = _stsb_dev(config)
 
     if model is None:
         model, model_source = models.load_base_model(config.model)
@@ -167,8 +182,9 @@ def setup(config: MatryoshkaConfig | None = None, prepared=None, *,
     key = evaluators.metric_key(config, dims, model.similarity_fn_name)
     evaluator = None
     if ir is not None:
-        evaluator = evaluators.share_encodings(
-            evaluators.ir_evaluator(ir, dims, batch_size=config.eval_batch_size))
+        evaluator = (evaluators.joint_evaluator(ir, dims, eval_pairs, sts_dev, config.eval_batch_size)
+                     if config.joint else evaluators.share_encodings(
+                         evaluators.ir_evaluator(ir, dims, batch_size=config.eval_batch_size)))
         if config.evaluate or config.guard_alphas:
             evaluators.check_metric_key(key, evaluators.metric_keys(evaluator, model.similarity_fn_name))
     if config.guard_alphas and evaluator is None:
@@ -204,23 +220,34 @@ def setup(config: MatryoshkaConfig | None = None, prepared=None, *,
 
     checkpoints_dir = output_dir / CHECKPOINTS_DIR
     loss = losses.build_loss(model, config.loss, dims if config.matryoshka else None, config)
-    train_set = dataset
-    if replay is not None:  # two datasets, two losses: each batch comes from one of them
+    train_set = {"domain": dataset}
+    losses_by_set = {"domain": loss}
+    if pairs is not None:   # graded pairs beside the retrieval rows: each batch from one dataset
+        count = data.pairs_count(config.pairs_share, len(dataset), len(pairs))
+        train_set["pairs"] = pairs.select(range(count))
+        losses_by_set["pairs"] = losses.build_loss(model, config.pairs_loss,
+                                                   dims if config.matryoshka else None, config)
+        print(f"joint: {count:,} graded pairs ({config.pairs_loss}) beside {len(dataset):,} retrieval rows")
+    if replay is not None:
+        train_set["stsb"] = replay
+        losses_by_set["stsb"] = losses.build_loss(model, "cosent", dims if config.matryoshka else None)
+        print(f"STS-B replay: {len(replay):,} STS-B train pairs (CoSENT) beside {len(dataset):,} domain rows")
+    if len(train_set) > 1:   # several datasets, one loss each: each batch comes from one of them
         from datasets import DatasetDict
 
-        train_set = DatasetDict({"domain": dataset, "stsb": replay})
-        loss = {"domain": loss,
-                "stsb": losses.build_loss(model, "cosent", dims if config.matryoshka else None)}
-        print(f"STS-B replay: {len(replay):,} STS-B train pairs (CoSENT) beside {len(dataset):,} domain rows")
+        train_set, loss = DatasetDict(train_set), losses_by_set
+    else:
+        train_set = dataset
     args = arguments.training_arguments(config, checkpoints_dir, key, model=model,
-                                        with_replay=replay is not None)
+                                        several_datasets=isinstance(loss, dict))
     trainer = build_trainer(model, args, train_set, loss, evaluator, config, callbacks or ())
     last = last_good_checkpoint(checkpoints_dir)
     if last:
         print(f"resuming from {last}")
     _write_run_config(output_dir, config, trainer, resuming=bool(last))
     return Setup(config, trainer, output_dir, dims, key, evaluator, len(dataset),
-                 0 if replay is None else len(replay), baseline, base_state, base_seq_length, last)
+                 0 if replay is None else len(replay), len(train_set["pairs"]) if pairs is not None else 0,
+                 baseline, base_state, base_seq_length, last)
 
 
 def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
@@ -251,10 +278,12 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
         from nbhelpers.stsb import load_splits
 
         sts_dev = load_splits(("dev",), config.stsb_source).get("dev")
-        known = {1.0: {key: trainer.state.best_metric}} if trainer.state.best_metric is not None else {}
+        also = evaluators.joint_parts(run.dims, model.similarity_fn_name) if config.joint else []
+        known = {1.0: guard.best_evaluation(trainer.state.log_history, key)}
         if key in run.baseline:
-            known[0.0] = {key: run.baseline[key]}
-        blend, score = guard.blend_and_score(model, run.base_state, run.evaluator, key, sts_dev, known)
+            known[0.0] = run.baseline
+        blend, score = guard.blend_and_score(model, run.base_state, run.evaluator, key, sts_dev,
+                                             known, also)
         sweep, choice = run_guard(config.guard_alphas, blend, score, config.sts_tolerance, domain=key)
         alpha, reason = choice.alpha, choice.reason
         print(f"forgetting guard: {reason}")
@@ -271,7 +300,7 @@ def train_matryoshka(config: MatryoshkaConfig | None = None, prepared=None, *,
         losses=loss_rows, evals=evals, baseline=run.baseline, train_metrics=dict(output.metrics),
         seconds=seconds, samples_per_second=float(output.metrics.get("train_samples_per_second", math.nan)),
         global_step=trainer.state.global_step, train_rows=run.domain_rows, resumed_from=run.resume_from,
-        replay_rows=run.replay_rows,
+        replay_rows=run.replay_rows, pairs_rows=run.pairs_rows,
         alpha=alpha, guard=sweep, guard_reason=reason, config=config, model=model)
     if trainer.is_world_process_zero():
         write_json(output_dir / RESULT_FILE, result.summary(), overwrite=True)
@@ -289,6 +318,13 @@ def _stsb_train(config: MatryoshkaConfig):
         raise InputError(f"stsb_replay={config.stsb_replay}: needs the STS-B train pairs, but STS-B "
                          "is unavailable (offline and STSB_DIR unset); set STSB_DIR, or stsb_replay=0")
     return load_stsb("train", source)
+
+
+def _stsb_dev(config: MatryoshkaConfig):
+    """STS-B dev pairs for a joint run's evaluator, or None where STS-B is unavailable."""
+    from nbhelpers.stsb import load_splits
+
+    return load_splits(("dev",), config.stsb_source).get("dev")
 
 
 def split_history(log_history: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
