@@ -84,6 +84,11 @@ class Step:
     def number(self) -> str:
         return self.path.name[:2]
 
+    @property
+    def pass_name(self) -> str | None:
+        """The pass (e.g. "joint"), None for the notebook's own execution."""
+        return self.name.removeprefix(f"{self.path.stem}-") if self.name != self.path.stem else None
+
 
 def steps(paths: list[Path], skip_passes=()) -> list[Step]:
     """The series' executions: each notebook, then its passes (:data:`PASSES`) but those named
@@ -114,12 +119,18 @@ def run_domain(run_dir: Path, overrides: dict) -> str:
     return overrides.get("domain", "esco")
 
 
-def skip_reason(number: str, domain: str) -> str | None:
-    """Why notebook ``number`` does not run on a ``domain`` run (None: it runs)."""
-    task, why = NEEDS.get(number, (None, ""))
-    if task is None or task in TASKS.get(domain, TASKS["esco"]):
-        return None
-    return f"the run's data (domain {domain!r}) have no {task}: {why}"
+#: What a pass needs beside its notebook's task (as :data:`NEEDS`).
+PASS_NEEDS = {"joint": ("pairs", "the joint model trains on graded pairs beside the retrieval rows; "
+                        "the retrieval model of the pass before it is the run's notebook 04 model")}
+
+
+def skip_reason(number: str, domain: str, pass_name: str | None = None) -> str | None:
+    """Why notebook ``number`` (its pass ``pass_name``) does not run on a ``domain`` run (None:
+    it runs)."""
+    for task, why in (NEEDS.get(number, (None, "")), PASS_NEEDS.get(pass_name, (None, ""))):
+        if task is not None and task not in TASKS.get(domain, TASKS["esco"]):
+            return f"the run's data (domain {domain!r}) have no {task}: {why}"
+    return None
 
 
 def notebooks(folder: Path | None = None) -> list[Path]:
@@ -167,7 +178,7 @@ def run_series(paths: list[Path], run_dir: Path, profile: str = "quick",
                          "--only) or start a new run (--run-id)")
     executed = []
     for index, step in enumerate(todo, start=1):
-        reason = skip_reason(step.number, run_domain(run_dir, overrides or {}))
+        reason = skip_reason(step.number, run_domain(run_dir, overrides or {}), step.pass_name)
         if reason:
             print(f"[{index}/{len(todo)}] {step.name}.ipynb skipped: {reason}", flush=True)
             record_step(run_dir, f"skip:{step.name}", reason=reason)

@@ -198,6 +198,10 @@ def test_a_pairs_run_reads_back_and_the_runner_skips_what_it_cannot_do(tmp_path,
     assert "notebook 04 tunes for retrieval" in manifest["steps"]["skip:04_matryoshka"]["reason"]
     assert run.skip_reason("03", "docs").startswith("the run's data (domain 'docs') have no pairs")
     assert run.skip_reason("03", "esco") is None and run.skip_reason("05", "pairs") is None
+    assert "skip:04_matryoshka-joint" in manifest["steps"]   # the pass is skipped with its notebook
+    assert run.skip_reason("04", "docs", "joint").startswith(
+        "the run's data (domain 'docs') have no pairs: the joint model trains on graded pairs")
+    assert run.skip_reason("04", "esco", "joint") is None
 
 
 # ------------------------------------------------------------------ TSDAE

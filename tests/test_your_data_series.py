@@ -47,6 +47,8 @@ def test_documents_run_every_retrieval_notebook_on_held_out_documents(docs_run):
     manifest = json.loads((docs_run / "manifest.json").read_text())
     assert "scored pairs" in manifest["steps"]["skip:03_siamese_use"]["reason"]
     assert not (docs_run / "03_siamese_use.ipynb").exists()
+    assert "graded pairs" in manifest["steps"]["skip:04_matryoshka-joint"]["reason"]
+    assert "run:04_matryoshka" in manifest["steps"]
     baseline, _ = _results(docs_run, "02_baseline")
     assert set(baseline.dataset) == {"stsb", "docs-retrieval"}
     tuned, payload = _results(docs_run, "04_matryoshka")
