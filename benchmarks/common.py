@@ -41,7 +41,13 @@ def data_dir(given: str | Path | None, name: str) -> Path:
 
 
 def add_figure_options(parser: argparse.ArgumentParser, name: str) -> None:
-    """``--json PATH`` and ``--replace`` of the benchmark ``name`` (as in :func:`write`)."""
+    """``--json PATH`` and ``--replace`` of the benchmark ``name`` (as in :func:`write`); a
+    figure file that could not be written is refused now, before any long work."""
+    from nbhelpers.figures import SCHEMAS
+
+    if f"benchmark/{name}/1" not in SCHEMAS:
+        raise SystemExit(f"benchmark {name!r}: its schema benchmark/{name}/1 is not one of "
+                         f"nbhelpers.figures.SCHEMAS; add it there and a renderer in nbhelpers.docs")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help=f"write the figures here; default: a new file figures/{name}-<UTC time>.json")
     parser.add_argument("--replace", action="store_true", help="with --json: replace an existing file")

@@ -11,7 +11,7 @@ notebook 04's work runs in a fresh process, so that one part's peak does not hid
   MNRL, MNRL with gradient checkpointing, and cached MNRL at mini-batches of 32 and 16 texts.
 
 Each prints its peak resident memory (the process's high-water mark), what it adds to
-``loaded``, and for training the seconds per step (the first step left out). About 15 minutes
+``loaded``, and for training the seconds per step (the first step left out). About 10 minutes
 on 2 CPU cores.
 
     .venv/bin/python benchmarks/training_memory.py [--esco-dir DIR] [--steps N] [--json PATH [--replace]]

@@ -109,12 +109,12 @@ class MatryoshkaConfig:
     @classmethod
     def full(cls, **changes) -> MatryoshkaConfig:
         """Settings for the real ESCO export (14,005 retrieval rows at `--profile full`, 12,473
-        of them with a mined hard negative). The loss is MNRL computed in mini-batches of 32 texts
-        (``cached_mnrl``): the same gradients as ``mnrl`` in a fraction of the memory, so that
-        64 (question, passage, hard negative) rows of up to 128 tokens train on an 8 GB machine
-        (``benchmarks/training_memory.py`` measures it)."""
+        of them with a mined hard negative). The loss is MNRL computed in mini-batches of
+        ``mini_batch_size`` (16) texts (``cached_mnrl``): the same gradients as ``mnrl`` in a
+        fraction of the memory, so that 64 (question, passage, hard negative) rows of up to 128
+        tokens train on an 8 GB machine (``benchmarks/training_memory.py`` measures it)."""
         preset = {"max_train_samples": None, "include_qa": True, "batch_size": 64, "epochs": 1.0,
-                  "loss": "cached_mnrl", "mini_batch_size": 32,
+                  "loss": "cached_mnrl",
                   "learning_rate": 5e-5, "max_seq_length": 128, "logging_steps": 20,
                   "guard_alphas": [0.5, 0.7, 0.85, 1.0], "stsb_replay": 0.25, "hard_negatives": True}
         return cls(**{**preset, **changes})
