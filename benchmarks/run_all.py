@@ -29,6 +29,7 @@ SCRIPTS = [
     "encode_throughput.py",
     "siamese_use_full.py",
     "matryoshka_full.py",
+    "training_memory.py",
     "serving.py",
 ]
 
