@@ -213,12 +213,17 @@ def one_model(uses: pd.DataFrame, tolerance: float = 0.01) -> dict | None:
     check_tolerance("both_tolerance", tolerance)
     if uses.empty:
         return None
-    shortfall = uses[[f"short of best {column}" for column, _ in TWO_USES]].max(axis=1)
+    shortfall = _shortfall(uses)
     model = shortfall.idxmin()
     if shortfall[model] > tolerance + 1e-12:
         return None
     return {"model": model, "shortfall": float(shortfall[model]),
             **{column: float(uses.loc[model, column]) for column, _ in TWO_USES}}
+
+
+def _shortfall(uses: pd.DataFrame) -> pd.Series:
+    """Each model's larger shortfall from the best of the two uses."""
+    return uses[[f"short of best {column}" for column, _ in TWO_USES]].max(axis=1)
 
 
 def both_uses_sentence(uses: pd.DataFrame, tolerance: float) -> str:
@@ -232,7 +237,7 @@ def both_uses_sentence(uses: pd.DataFrame, tolerance: float) -> str:
                             for column, words in TWO_USES)
         return (f"One model for both uses: **{chosen['model']}** is within {tolerance} of the best "
                 f"on each ({figures}): store and serve that one.")
-    shortfall = uses[[f"short of best {column}" for column, _ in TWO_USES]].max(axis=1)
+    shortfall = _shortfall(uses)
     closest = shortfall.idxmin()
     return (f"No model is within {tolerance} of the best on both uses, so keep one per use; the "
             f"closest to both, **{closest}**, falls {shortfall[closest]:.3f} short on one of them.")

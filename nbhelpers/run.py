@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nbhelpers.env import is_offline
@@ -74,20 +74,20 @@ PASS_TITLES = {"joint": "One model for retrieval and job-title similarity (`join
 
 @dataclass(frozen=True)
 class Step:
-    """One execution of the series: a notebook, under its own name, with its pass's parameters."""
+    """One execution of the series: a notebook, or one of its passes with the pass's parameters."""
 
     path: Path
-    name: str              # the executed copy's stem and the manifest's step: 04_matryoshka-joint
-    parameters: dict       # the pass's own, beside the profile's and the overrides
+    pass_name: str | None = None   # e.g. "joint"; None: the notebook's own execution
+    parameters: dict = field(default_factory=dict)   # the pass's, beside the profile's and overrides
 
     @property
     def number(self) -> str:
         return self.path.name[:2]
 
     @property
-    def pass_name(self) -> str | None:
-        """The pass (e.g. "joint"), None for the notebook's own execution."""
-        return self.name.removeprefix(f"{self.path.stem}-") if self.name != self.path.stem else None
+    def name(self) -> str:
+        """The executed copy's stem and the manifest's step, e.g. ``04_matryoshka-joint``."""
+        return self.path.stem if self.pass_name is None else f"{self.path.stem}-{self.pass_name}"
 
 
 def steps(paths: list[Path], skip_passes=()) -> list[Step]:
@@ -100,8 +100,8 @@ def steps(paths: list[Path], skip_passes=()) -> list[Step]:
                          f"{', '.join(sorted(known)) or 'none'}")
     out = []
     for path in paths:
-        out.append(Step(path, path.stem, {}))
-        out += [Step(path, f"{path.stem}-{name}", dict(values))
+        out.append(Step(path))
+        out += [Step(path, name, dict(values))
                 for name, values in PASSES.get(path.name[:2], ()) if name not in skip_passes]
     return out
 

@@ -121,7 +121,7 @@ def _notebooks(payloads: list[dict]) -> str:
         title = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"][0]
         row = [f"[{path.stem}](notebooks/{path.name})", title.lstrip("# ").split("·", 1)[-1].strip()]
         if run_step.parameters:   # a second pass of the notebook above
-            row = [f"{run_step.name}", PASS_TITLES[run_step.name.removeprefix(f"{path.stem}-")]]
+            row = [run_step.name, PASS_TITLES[run_step.pass_name]]
         for p in payloads:
             step = next((n for n in p["notebooks"] if n["name"] == run_step.name), None)
             row.append(f"{_minutes(step['seconds'])}, {step['peak_memory_mb'] / 1024:.1f} GB"

@@ -41,14 +41,12 @@ def ir_evaluator(ir: tuple, dims, batch_size: int = 64):
 
 def similarity_evaluator(pairs, name: str, batch_size: int = 64):
     """An ``EmbeddingSimilarityEvaluator`` (cosine Spearman) on scored pairs: a frame or Dataset
-    with ``sentence1, sentence2, score`` (or notebook 01's ``text1, text2, score``)."""
+    with ``sentence1, sentence2, score``."""
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
-    columns = pairs.column_names if hasattr(pairs, "column_names") else list(pairs.columns)
-    first, second = ("sentence1", "sentence2") if "sentence1" in columns else ("text1", "text2")
     if len(pairs) == 0:
         raise InputError(f"evaluation: no {name} pairs to score")
-    return EmbeddingSimilarityEvaluator(list(pairs[first]), list(pairs[second]),
+    return EmbeddingSimilarityEvaluator(list(pairs["sentence1"]), list(pairs["sentence2"]),
                                         [float(v) for v in pairs["score"]], batch_size=batch_size,
                                         main_similarity="cosine", similarity_fn_names=["cosine"],
                                         name=name, write_csv=False)
