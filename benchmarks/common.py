@@ -42,8 +42,11 @@ def data_dir(given: str | Path | None, name: str) -> Path:
 
 def add_figure_options(parser: argparse.ArgumentParser, name: str) -> None:
     """``--json PATH`` and ``--replace`` of the benchmark ``name`` (as in :func:`write`); a
-    figure file that could not be written is refused now, before any long work."""
+    figure file that could not be written is refused now, before any long work. The commit is
+    read now too: the code that measures is the code at the start, whatever is committed while
+    it runs."""
     from nbhelpers.figures import SCHEMAS
+    from nbhelpers.provenance import commit
 
     if f"benchmark/{name}/1" not in SCHEMAS:
         raise SystemExit(f"benchmark {name!r}: its schema benchmark/{name}/1 is not one of "
@@ -51,18 +54,22 @@ def add_figure_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help=f"write the figures here; default: a new file figures/{name}-<UTC time>.json")
     parser.add_argument("--replace", action="store_true", help="with --json: replace an existing file")
+    parser.set_defaults(commit_at_start=commit())
 
 
 def write(args: argparse.Namespace, name: str, figures: dict, provenance: dict | None = None) -> Path:
     """Write ``figures`` as schema ``benchmark/<name>/1`` to ``--json`` (or a new file under
-    ``figures/``), with the provenance of this command, or ``provenance`` (a run's) when the
-    figures were read from an earlier run; prints and returns the path."""
+    ``figures/``), with the provenance of this command (its commit read at the start), or
+    ``provenance`` (a run's) when the figures were read from an earlier run; prints and returns
+    the path."""
     from nbhelpers.figures import default_path, write_figures
     from nbhelpers.provenance import command, stamp
 
     script = f".venv/bin/python benchmarks/{name.replace('-', '_')}.py"
     if provenance is not None:
         figures = {**figures, "read_by": stamp(command(prog=script))}
+    else:
+        provenance = {**stamp(command(prog=script)), "commit": args.commit_at_start}
     path = write_figures(args.json or default_path(name), f"benchmark/{name}/1", figures,
                          command(prog=script), replace=args.replace, provenance=provenance)
     print(f"wrote {path}")

@@ -118,6 +118,42 @@ def test_a_run_is_recorded_with_its_provenance_and_rendered(series_run, tmp_path
         assert (tmp_path / "docs" / "images" / name).stat().st_size > 10_000
 
 
+def _joint_run(joint: bool, pairs: float, ndcg: float, alpha: float) -> dict:
+    """One run of benchmarks/joint.py as its figure file holds it."""
+    names = ("pair Spearman", "nDCG@10", "nDCG@10 at 64", "STS-B test Spearman")
+    at_64, pair_key = "eval_dim_64_cosine_ndcg@10", "eval_pairs_spearman_cosine"
+    sweep = ([{"alpha": a, at_64: 0.6 + 0.1 * a, pair_key: 0.6 + 0.05 * a} for a in (0.0, 0.5, 1.0)]
+             if joint else [{"alpha": 1.0, at_64: 0.7}])
+    return {"label": "joint-v1" if joint else "retrieval", "base": "minilm", "seconds": 600.0,
+            "peak_memory_mb": 5_000.0, "config": {"joint": joint, "pairs_loss": "cosent", "pairs_share": 1.0},
+            "tuned": dict(zip(names, (pairs, ndcg, ndcg - 0.05, 0.81))),
+            "base_figures": dict(zip(names, (0.647, 0.765, 0.70, 0.8203))),
+            "guard": {"alpha": alpha, "reason": "r", "sweep": sweep}}
+
+
+def test_the_joint_trade_off_table_and_figure_come_from_every_file_named(tmp_path):
+    provenance = {"command": "benchmarks/joint.py", "commit": "abc1234", "date": "2026-12-05",
+                  "machine": {"cpu_model": "Test CPU", "cores": 2}}
+    files = {"joint": {"schema": "benchmark/joint/1", "provenance": provenance,
+                       "runs": [_joint_run(False, 0.70, 0.84, 1.0), _joint_run(True, 0.74, 0.83, 0.5)]},
+             "joint-angle": {"schema": "benchmark/joint/1", "provenance": {**provenance, "commit": "def5678"},
+                             "runs": [_joint_run(True, 0.75, 0.82, 1.0)]}}
+    root = _project(tmp_path, "", files)
+    (root / "docs" / "joint.md").write_text(
+        "<!-- table: joint+joint-angle/tradeoff -->\n<!-- /table -->\n"
+        "<!-- table: joint+joint-angle/figure-tradeoff -->\n<!-- /table -->\n")
+    image = root / "docs" / "images" / "joint_joint-angle-tradeoff.png"
+    assert docs.render(root, check=True) == [root / "docs" / "joint.md"] and not image.exists()
+    docs.render(root)
+    page = (root / "docs" / "joint.md").read_text()
+    assert "| retrieval only (`joint = False`) | 0.7000 (+0.053) | 0.8400 (+0.075) |" in page
+    assert "| joint: `pairs_loss = cosent`, `pairs_share = 1` | 0.7400 (+0.093) |" in page
+    assert page.count("| joint: ") == 2 and "| 0.5 | 10 min | 4.9 GB |" in page
+    assert "at commit abc1234" in page and "at commit def5678" in page
+    assert "](images/joint_joint-angle-tradeoff.png)" in page and image.stat().st_size > 10_000
+    assert docs.render(root, check=True) == []
+
+
 def test_the_readme_and_every_docs_page_link_to_pages_that_exist():
     import re
 

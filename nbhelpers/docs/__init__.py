@@ -8,9 +8,13 @@ A page holds a table as a pair of markers::
 
 ``full-esco`` names the figure file ``docs/data/full-esco.json`` (several files joined by ``+``
 put their figures side by side; ``code`` names tables built from the package's own
-constants), ``summary`` one of the tables its schema renders. ``python -m nbhelpers.docs``
-fills every marker of ``README.md`` and ``docs/*.md``; ``--check`` only says which page would
-change, and a test runs it, so a committed table always matches its committed figure file.
+constants), ``summary`` one of the tables its schema renders. A schema with figures also renders
+``figure-<suffix>``: the picture's markdown, ``images/<name>-<suffix>.png`` (a path for pages in
+``docs/``), drawn from the same files into ``docs/images/`` (``+`` in the name becomes ``_``).
+
+``python -m nbhelpers.docs`` fills every marker of ``README.md`` and ``docs/*.md`` and draws the
+figures; ``--check`` only says which page would change, and a test runs it, so a committed table
+always matches its committed figure file.
 """
 from __future__ import annotations
 
@@ -54,14 +58,24 @@ def renderers() -> dict:
             "benchmark/scored-pairs/1": your_data_tables.scored_pairs,
             "benchmark/serving/1": serving_tables.serving,
             "benchmark/training-memory/1": joint_tables.training_memory,
+            "benchmark/joint/1": joint_tables.joint,
             "run-summary/1": run_tables.run_summary}
 
 
-class Tables:
-    """Rendered tables by source name, each source read and rendered once."""
+def figure_makers() -> dict:
+    """Schema -> (``{suffix: alt text}``, function turning its figure files into ``{suffix:
+    matplotlib figure}``)."""
+    from nbhelpers.docs import joint_tables
 
-    def __init__(self, folder: Path):
-        self.folder, self.cache = folder, {}
+    return {"benchmark/joint/1": (joint_tables.FIGURES, joint_tables.joint_figures)}
+
+
+class Tables:
+    """Rendered tables by source name, each source read and rendered once; with ``draw``, the
+    figures of the sources that have them are written to ``docs/images/`` on the way."""
+
+    def __init__(self, folder: Path, draw: bool = False):
+        self.folder, self.draw, self.cache = folder, draw, {}
 
     def get(self, name: str, table: str, where: str) -> str:
         if name not in self.cache:
@@ -86,7 +100,19 @@ class Tables:
         schemas = {p["schema"] for p in payloads}
         if len(schemas) > 1:
             raise InputError(f"{where}: {name} joins files of different schemas {sorted(schemas)}")
-        return renderers()[schemas.pop()](payloads)
+        schema = schemas.pop()
+        tables = renderers()[schema](payloads)
+        if schema in figure_makers():
+            described, make = figure_makers()[schema]
+            stem = name.replace("+", "_")
+            tables.update({f"figure-{suffix}": f"![{alt}](images/{stem}-{suffix}.png)"
+                           for suffix, alt in described.items()})
+            if self.draw:
+                from nbhelpers.docs.images import write_png
+
+                for suffix, fig in make(payloads).items():
+                    write_png(fig, self.folder.parent / "images" / f"{stem}-{suffix}.png")
+        return tables
 
 
 def fill(text: str, tables: Tables, where: str) -> str:
@@ -118,9 +144,9 @@ def fill_notebook(text: str, tables: Tables, where: str) -> str:
 
 
 def render(root: Path | None = None, check: bool = False) -> list[Path]:
-    """Fill the tables of every page; returns the pages that changed (with ``check``: that
-    would change, leaving them as they are)."""
-    tables = Tables(data_dir(root))
+    """Fill the tables of every page and draw their figures; returns the pages that changed
+    (with ``check``: that would change, leaving pages and figures as they are)."""
+    tables = Tables(data_dir(root), draw=not check)
     changed = []
     for page in pages(root):
         text = page.read_text(encoding="utf-8")

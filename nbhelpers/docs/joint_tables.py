@@ -1,8 +1,9 @@
-"""Tables of notebook 04's memory benchmark (``benchmarks/training_memory.py``): where the full
-profile's memory goes, and what each way of saving it costs."""
+"""Tables and figure of notebook 04's joint option: where the full profile's memory goes and
+what each way of saving it costs (``benchmarks/training_memory.py``), and the trade-off between
+the two uses (``benchmarks/joint.py``)."""
 from __future__ import annotations
 
-from nbhelpers.docs.markdown import provenance_line, table
+from nbhelpers.docs.markdown import number, provenance_line, signed, table
 
 #: What each measured part is, in the table's words.
 PARTS = {"loaded": "the packaged MiniLM and notebook 01's full-profile datasets",
@@ -30,3 +31,81 @@ def training_memory(payloads: list[dict]) -> dict[str, str]:
     return {"parts": f"{body}\n\nA training step takes {batch} rows of (question, passage, hard negative), "
                      f"up to 128 tokens each, through the Matryoshka loss at every dimension.\n\n"
                      f"{provenance_line(p['provenance'])}"}
+
+
+#: The test-split figures of ``benchmarks/joint.py``, in the table's order.
+USES = ("pair Spearman", "nDCG@10", "nDCG@10 at 64", "STS-B test Spearman")
+
+
+def _runs(payloads: list[dict]) -> list[dict]:
+    return [run for p in payloads for run in p["runs"]]
+
+
+def _what(run: dict) -> str:
+    """A run as the docs name it: the retrieval model, or the joint model and its pairs settings."""
+    config = run["config"]
+    if not config.get("joint"):
+        return "retrieval only (`joint = False`)"
+    return f"joint: `pairs_loss = {config['pairs_loss']}`, `pairs_share = {config['pairs_share']:g}`"
+
+
+def joint(payloads: list[dict]) -> dict[str, str]:
+    """The trade-off between the two uses: every run of ``benchmarks/joint.py`` (from one or
+    several figure files) on the held-out test split beside the base model."""
+    runs = _runs(payloads)
+    base = runs[0]["base_figures"]
+    rows = [[f"base `{runs[0]['base']}`", *(number(base[u]) for u in USES), "", "", ""]]
+    for run in runs:
+        cells = [f"{number(run['tuned'][u])} ({signed(run['tuned'][u] - base[u])})"
+                 if run["tuned"][u] is not None else "" for u in USES]
+        rows.append([_what(run), *cells, f"{run['guard']['alpha']:g}", f"{run['seconds'] / 60:,.0f} min",
+                     f"{run['peak_memory_mb'] / 1024:.1f} GB"])
+    body = table(["model (notebook 04, full profile)", "domain pair Spearman", "nDCG@10",
+                  "nDCG@10 at 64 dims", "STS-B test Spearman", "guard α", "notebook 04 time",
+                  "peak memory"], rows)
+    lines = "\n\n".join(dict.fromkeys(provenance_line(p["provenance"]) for p in payloads))
+    note = ("Held-out test split of the full ESCO export; in brackets the change against the base "
+            "model. Peak memory is the notebook kernel's, as the series' runner measures it.")
+    return {"tradeoff": f"{body}\n\n{note}\n\n{lines}"}
+
+
+#: The figures of ``benchmarks/joint.py``: file suffix -> what the picture shows (its alt text).
+FIGURES = {"tradeoff": "Pair Spearman against nDCG@10: each joint run on the test split, "
+                       "and every blend of the forgetting guard on validation"}
+
+
+def joint_figures(payloads: list[dict]) -> dict:
+    """Left: the test split, base and every run; right: validation, every blend of each joint
+    run's forgetting guard (α = 0 is the base model, α = 1 the trained one), the kept blend
+    ringed."""
+    import matplotlib.pyplot as plt
+
+    runs = _runs(payloads)
+    base = runs[0]["base_figures"]
+    fig, (test, blends) = plt.subplots(1, 2, figsize=(11, 4.3))
+    test.scatter([base["pair Spearman"]], [base["nDCG@10"]], color="grey", s=60)
+    test.annotate("base", (base["pair Spearman"], base["nDCG@10"]), textcoords="offset points",
+                  xytext=(6, 4))
+    for k, run in enumerate(runs):
+        point = (run["tuned"]["pair Spearman"], run["tuned"]["nDCG@10"])
+        test.scatter(*[[v] for v in point], color=f"C{k}", s=60, label=_what(run).replace("`", ""))
+        sweep = [s for s in run["guard"].get("sweep") or [] if "eval_pairs_spearman_cosine" in s]
+        if sweep:
+            blends.plot([s["eval_pairs_spearman_cosine"] for s in sweep],
+                        [s["eval_dim_64_cosine_ndcg@10"] for s in sweep], marker="o", color=f"C{k}")
+            for s in sweep:
+                blends.annotate(f"α={s['alpha']:g}", (s["eval_pairs_spearman_cosine"],
+                                                      s["eval_dim_64_cosine_ndcg@10"]),
+                                textcoords="offset points", xytext=(5, -10), fontsize=7)
+            kept = next(s for s in sweep if s["alpha"] == run["guard"]["alpha"])
+            blends.scatter([kept["eval_pairs_spearman_cosine"]], [kept["eval_dim_64_cosine_ndcg@10"]],
+                           s=180, facecolors="none", edgecolors=f"C{k}")
+    test.set(xlabel="job-title similarity: pair Spearman (test)",
+             ylabel="retrieval: nDCG@10, full size (test)", title="Each model on both uses")
+    blends.set(xlabel="pair Spearman (validation)", ylabel="nDCG@10 at the smallest dimension (validation)",
+               title="The guard's blends (ringed: kept)")
+    for ax in (test, blends):
+        ax.grid(alpha=0.3)
+    test.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return {"tradeoff": fig}

@@ -279,20 +279,11 @@ def _comparison(p: dict, records: pd.DataFrame) -> dict[str, str]:
 
 def figures(p: dict, folder: Path, name: str) -> list[Path]:
     """The run's headline figures as PNG files: nDCG@10 by dimension, STS-B against domain."""
-    import io
-
-    import matplotlib.pyplot as plt
-
     from nbhelpers import plots
-    from nbhelpers.runs import write_bytes_atomic
+    from nbhelpers.docs.images import write_png
 
     records = pd.DataFrame(p["records"]).drop_duplicates(["model", "dataset", "split", "metric", "dim"])
     retrieval = records[(records.dataset == "esco-retrieval") & (records.split == "test")]
-    made = []
-    for suffix, fig in (("ndcg-by-dim", plots.plot_metric_by_dim(retrieval, "ndcg@10")),
-                        ("sts-vs-domain", plots.plot_generalisation_vs_domain(records))):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
-        made.append(write_bytes_atomic(folder / f"{name}-{suffix}.png", buffer.getvalue(), overwrite=True))
-    return made
+    return [write_png(fig, folder / f"{name}-{suffix}.png")
+            for suffix, fig in (("ndcg-by-dim", plots.plot_metric_by_dim(retrieval, "ndcg@10")),
+                                ("sts-vs-domain", plots.plot_generalisation_vs_domain(records)))]
