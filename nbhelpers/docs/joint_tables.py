@@ -66,7 +66,16 @@ def joint(payloads: list[dict]) -> dict[str, str]:
     lines = "\n\n".join(dict.fromkeys(provenance_line(p["provenance"]) for p in payloads))
     note = ("Held-out test split of the full ESCO export; in brackets the change against the base "
             "model. Peak memory is the notebook kernel's, as the series' runner measures it.")
-    return {"tradeoff": f"{body}\n\n{note}\n\n{lines}"}
+    blend_rows = [[_what(run), f"{s['alpha']:g}" + (" (kept)" if s["alpha"] == run["guard"]["alpha"] else ""),
+                   number(s.get("eval_pairs_spearman_cosine")), number(s.get("eval_dim_64_cosine_ndcg@10")),
+                   number(s.get("stsb_dev_spearman"))]
+                  for run in runs for s in run["guard"].get("sweep") or []]
+    blends = table(["model", "guard blend α", "pair Spearman", "nDCG@10 at the smallest dimension",
+                    "STS-B dev Spearman"], blend_rows)
+    blend_note = ("Validation split; α = 0 is the base model, α = 1 the trained one. The guard keeps the "
+                  "blend with the best mean of the first two columns (without the option: the best nDCG@10) "
+                  "among those whose STS-B dev Spearman stays within `sts_tolerance` of the base model's.")
+    return {"tradeoff": f"{body}\n\n{note}\n\n{lines}", "blends": f"{blends}\n\n{blend_note}\n\n{lines}"}
 
 
 #: The figures of ``benchmarks/joint.py``: file suffix -> what the picture shows (its alt text).
