@@ -102,17 +102,17 @@ def joint_figures(payloads: list[dict]) -> dict:
         if sweep:
             blends.plot([s["eval_pairs_spearman_cosine"] for s in sweep],
                         [s["eval_dim_64_cosine_ndcg@10"] for s in sweep], marker="o", color=f"C{k}")
-            for s in sweep:
-                blends.annotate(f"α={s['alpha']:g}", (s["eval_pairs_spearman_cosine"],
-                                                      s["eval_dim_64_cosine_ndcg@10"]),
-                                textcoords="offset points", xytext=(5, -10), fontsize=7)
             kept = next(s for s in sweep if s["alpha"] == run["guard"]["alpha"])
             blends.scatter([kept["eval_pairs_spearman_cosine"]], [kept["eval_dim_64_cosine_ndcg@10"]],
                            s=180, facecolors="none", edgecolors=f"C{k}")
+            for s in (kept, sweep[-1]) if kept is not sweep[-1] else (kept,):
+                blends.annotate(f"α={s['alpha']:g}", (s["eval_pairs_spearman_cosine"],
+                                                      s["eval_dim_64_cosine_ndcg@10"]),
+                                textcoords="offset points", xytext=(6, -12), fontsize=8, color=f"C{k}")
     test.set(xlabel="job-title similarity: pair Spearman (test)",
              ylabel="retrieval: nDCG@10, full size (test)", title="Each model on both uses")
     blends.set(xlabel="pair Spearman (validation)", ylabel="nDCG@10 at the smallest dimension (validation)",
-               title="The guard's blends (ringed: kept)")
+               title="The guard's blends, α = 0 (base) to 1 (ringed: kept)")
     for ax in (test, blends):
         ax.grid(alpha=0.3)
     test.legend(fontsize=7, loc="lower right")
