@@ -41,6 +41,13 @@ def _runs(payloads: list[dict]) -> list[dict]:
     return [run for p in payloads for run in p["runs"]]
 
 
+def _smallest_ndcg(blend: dict):
+    """A guard blend's validation nDCG@10 at its smallest dimension (``eval_dim_<d>_cosine_ndcg@10``)."""
+    dims = [int(k.split("_")[2]) for k in blend
+            if k.startswith("eval_dim_") and k.endswith("_cosine_ndcg@10")]
+    return blend[f"eval_dim_{min(dims)}_cosine_ndcg@10"] if dims else None
+
+
 def _what(run: dict) -> str:
     """A run as the docs name it: the retrieval model, or the joint model and its pairs settings."""
     config = run["config"]
@@ -67,7 +74,7 @@ def joint(payloads: list[dict]) -> dict[str, str]:
     note = ("Held-out test split of the full ESCO export; in brackets the change against the base "
             "model. Peak memory is the notebook kernel's, as the series' runner measures it.")
     blend_rows = [[_what(run), f"{s['alpha']:g}" + (" (kept)" if s["alpha"] == run["guard"]["alpha"] else ""),
-                   number(s.get("eval_pairs_spearman_cosine")), number(s.get("eval_dim_64_cosine_ndcg@10")),
+                   number(s.get("eval_pairs_spearman_cosine")), number(_smallest_ndcg(s)),
                    number(s.get("stsb_dev_spearman"))]
                   for run in runs for s in run["guard"].get("sweep") or []]
     blends = table(["model", "guard blend α", "pair Spearman", "nDCG@10 at the smallest dimension",
@@ -96,18 +103,17 @@ def joint_figures(payloads: list[dict]) -> dict:
     test.annotate("base", (base["pair Spearman"], base["nDCG@10"]), textcoords="offset points",
                   xytext=(6, 4))
     for k, run in enumerate(runs):
-        point = (run["tuned"]["pair Spearman"], run["tuned"]["nDCG@10"])
-        test.scatter(*[[v] for v in point], color=f"C{k}", s=60, label=_what(run).replace("`", ""))
+        test.scatter([run["tuned"]["pair Spearman"]], [run["tuned"]["nDCG@10"]], color=f"C{k}", s=60,
+                     label=_what(run).replace("`", ""))
         sweep = [s for s in run["guard"].get("sweep") or [] if "eval_pairs_spearman_cosine" in s]
         if sweep:
-            blends.plot([s["eval_pairs_spearman_cosine"] for s in sweep],
-                        [s["eval_dim_64_cosine_ndcg@10"] for s in sweep], marker="o", color=f"C{k}")
+            blends.plot([s["eval_pairs_spearman_cosine"] for s in sweep], [_smallest_ndcg(s) for s in sweep],
+                        marker="o", color=f"C{k}")
             kept = next(s for s in sweep if s["alpha"] == run["guard"]["alpha"])
-            blends.scatter([kept["eval_pairs_spearman_cosine"]], [kept["eval_dim_64_cosine_ndcg@10"]],
-                           s=180, facecolors="none", edgecolors=f"C{k}")
+            blends.scatter([kept["eval_pairs_spearman_cosine"]], [_smallest_ndcg(kept)], s=180,
+                           facecolors="none", edgecolors=f"C{k}")
             for s in (kept, sweep[-1]) if kept is not sweep[-1] else (kept,):
-                blends.annotate(f"α={s['alpha']:g}", (s["eval_pairs_spearman_cosine"],
-                                                      s["eval_dim_64_cosine_ndcg@10"]),
+                blends.annotate(f"α={s['alpha']:g}", (s["eval_pairs_spearman_cosine"], _smallest_ndcg(s)),
                                 textcoords="offset points", xytext=(6, -12), fontsize=8, color=f"C{k}")
     test.set(xlabel="job-title similarity: pair Spearman (test)",
              ylabel="retrieval: nDCG@10, full size (test)", title="Each model on both uses")
