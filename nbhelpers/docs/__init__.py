@@ -102,8 +102,8 @@ class Tables:
             raise InputError(f"{where}: {name} joins files of different schemas {sorted(schemas)}")
         schema = schemas.pop()
         tables = renderers()[schema](payloads)
-        if schema in figure_makers():
-            described, make = figure_makers()[schema]
+        if schema in (makers := figure_makers()):
+            described, make = makers[schema]
             stem = name.replace("+", "_")
             tables.update({f"figure-{suffix}": f"![{alt}](images/{stem}-{suffix}.png)"
                            for suffix, alt in described.items()})

@@ -4,6 +4,7 @@ the two uses (``benchmarks/joint.py``)."""
 from __future__ import annotations
 
 from nbhelpers.docs.markdown import number, provenance_line, signed, table
+from nbhelpers.matryoshka.evaluators import PAIRS_KEY
 
 #: What each measured part is, in the table's words.
 PARTS = {"loaded": "the packaged MiniLM and notebook 01's full-profile datasets",
@@ -74,7 +75,7 @@ def joint(payloads: list[dict]) -> dict[str, str]:
     note = ("Held-out test split of the full ESCO export; in brackets the change against the base "
             "model. Peak memory is the notebook kernel's, as the series' runner measures it.")
     blend_rows = [[_what(run), f"{s['alpha']:g}" + (" (kept)" if s["alpha"] == run["guard"]["alpha"] else ""),
-                   number(s.get("eval_pairs_spearman_cosine")), number(_smallest_ndcg(s)),
+                   number(s.get(PAIRS_KEY)), number(_smallest_ndcg(s)),
                    number(s.get("stsb_dev_spearman"))]
                   for run in runs for s in run["guard"].get("sweep") or []]
     blends = table(["model", "guard blend α", "pair Spearman", "nDCG@10 at the smallest dimension",
@@ -105,15 +106,15 @@ def joint_figures(payloads: list[dict]) -> dict:
     for k, run in enumerate(runs):
         test.scatter([run["tuned"]["pair Spearman"]], [run["tuned"]["nDCG@10"]], color=f"C{k}", s=60,
                      label=_what(run).replace("`", ""))
-        sweep = [s for s in run["guard"].get("sweep") or [] if "eval_pairs_spearman_cosine" in s]
+        sweep = [s for s in run["guard"].get("sweep") or [] if PAIRS_KEY in s]
         if sweep:
-            blends.plot([s["eval_pairs_spearman_cosine"] for s in sweep], [_smallest_ndcg(s) for s in sweep],
+            blends.plot([s[PAIRS_KEY] for s in sweep], [_smallest_ndcg(s) for s in sweep],
                         marker="o", color=f"C{k}")
             kept = next(s for s in sweep if s["alpha"] == run["guard"]["alpha"])
-            blends.scatter([kept["eval_pairs_spearman_cosine"]], [_smallest_ndcg(kept)], s=180,
+            blends.scatter([kept[PAIRS_KEY]], [_smallest_ndcg(kept)], s=180,
                            facecolors="none", edgecolors=f"C{k}")
             for s in (kept, sweep[-1]) if kept is not sweep[-1] else (kept,):
-                blends.annotate(f"α={s['alpha']:g}", (s["eval_pairs_spearman_cosine"], _smallest_ndcg(s)),
+                blends.annotate(f"α={s['alpha']:g}", (s[PAIRS_KEY], _smallest_ndcg(s)),
                                 textcoords="offset points", xytext=(6, -12), fontsize=8, color=f"C{k}")
     test.set(xlabel="job-title similarity: pair Spearman (test)",
              ylabel="retrieval: nDCG@10, full size (test)", title="Each model on both uses")

@@ -13,8 +13,9 @@ from nbhelpers.matryoshka.config import MatryoshkaConfig
 #: The model-selection key of a joint run: the ``SequentialEvaluator``'s main score, the mean of
 #: validation nDCG@10 at the smallest dimension and validation pair Spearman (:func:`joint_score`).
 JOINT_KEY = "eval_sequential_score"
-#: Names of the scored-pair evaluators of a joint run.
+#: Names of the scored-pair evaluators of a joint run, and the Spearman keys the trainer logs for them.
 PAIRS_NAME, STSB_NAME = "pairs", "stsb-dev"
+PAIRS_KEY, STSB_KEY = f"eval_{PAIRS_NAME}_spearman_cosine", f"eval_{STSB_NAME}_spearman_cosine"
 
 #: The metrics each per-dimension evaluator reports: enough to read, few enough for one table.
 CUTOFFS = {"accuracy_at_k": [1], "precision_recall_at_k": [10], "mrr_at_k": [10],
@@ -66,7 +67,7 @@ def joint_score(dims):
 
 def joint_parts(dims, similarity: str = "cosine") -> list[str]:
     """The two keys a joint run's selection score averages, as the trainer logs them."""
-    return [f"eval_dim_{min(dims)}_{similarity}_ndcg@10", f"eval_{PAIRS_NAME}_spearman_cosine"]
+    return [f"eval_dim_{min(dims)}_{similarity}_ndcg@10", PAIRS_KEY]
 
 
 def joint_evaluator(ir: tuple, dims, pairs, sts_dev=None, batch_size: int = 64):
@@ -159,8 +160,7 @@ def validation_table(log_history: list[dict], metric: str = "ndcg@10") -> pd.Dat
     evaluation (step, epoch), one column per dimension, largest first; in a joint run also the
     graded pairs' and STS-B dev's Spearman and the selection score."""
     pattern = re.compile(rf"^eval_dim_(\d+)_\w+?_{re.escape(metric)}$")
-    joint = {"pair Spearman": f"eval_{PAIRS_NAME}_spearman_cosine",
-             "STS-B dev Spearman": f"eval_{STSB_NAME}_spearman_cosine", "selection score": JOINT_KEY}
+    joint = {"pair Spearman": PAIRS_KEY, "STS-B dev Spearman": STSB_KEY, "selection score": JOINT_KEY}
     rows = []
     for entry in log_history:
         dims = {int(m[1]): v for k, v in entry.items() if (m := pattern.match(k))}
@@ -168,5 +168,5 @@ def validation_table(log_history: list[dict], metric: str = "ndcg@10") -> pd.Dat
             rows.append({"step": entry.get("step"), "epoch": entry.get("epoch"),
                          **{f"{metric} @ {d}": dims[d] for d in sorted(dims, reverse=True)},
                          **({name: entry[key] for name, key in joint.items() if key in entry}
-                            if f"eval_{PAIRS_NAME}_spearman_cosine" in entry else {})})
+                            if PAIRS_KEY in entry else {})})
     return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()

@@ -12,9 +12,10 @@ import re
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
+from nbhelpers.matryoshka.evaluators import PAIRS_KEY, STSB_KEY
 
 #: A joint run's scored-pair evaluations, as the trainer logs them.
-SCORED_PAIRS = {"pairs": "eval_pairs_spearman_cosine", "STS-B dev": "eval_stsb-dev_spearman_cosine"}
+SCORED_PAIRS = {"pairs": PAIRS_KEY, "STS-B dev": STSB_KEY}
 
 
 class CompactProgress(TrainerCallback):
