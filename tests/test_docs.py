@@ -141,14 +141,17 @@ def test_the_joint_trade_off_table_and_figure_come_from_every_file_named(tmp_pat
     root = _project(tmp_path, "", files)
     (root / "docs" / "joint.md").write_text(
         "<!-- table: joint+joint-angle/tradeoff -->\n<!-- /table -->\n"
-        "<!-- table: joint+joint-angle/figure-tradeoff -->\n<!-- /table -->\n")
+        "<!-- table: joint+joint-angle/figure-tradeoff -->\n<!-- /table -->\n"
+        "<!-- table: joint+joint-angle/blends -->\n<!-- /table -->\n")
     image = root / "docs" / "images" / "joint_joint-angle-tradeoff.png"
     assert docs.render(root, check=True) == [root / "docs" / "joint.md"] and not image.exists()
     docs.render(root)
     page = (root / "docs" / "joint.md").read_text()
     assert "| retrieval only (`joint = False`) | 0.7000 (+0.053) | 0.8400 (+0.075) |" in page
     assert "| joint: `pairs_loss = cosent`, `pairs_share = 1` | 0.7400 (+0.093) |" in page
-    assert page.count("| joint: ") == 2 and "| 0.5 | 10 min | 4.9 GB |" in page
+    assert page.count("| joint: ") == 2 + 6 and "| 0.5 | 10 min | 4.9 GB |" in page
+    assert page.count("| retrieval only") == 1   # its guard weighed retrieval alone: no blend rows
+    assert "| joint: `pairs_loss = cosent`, `pairs_share = 1` | 0.5 (kept) | 0.6250 | 0.6500 |" in page
     assert "at commit abc1234" in page and "at commit def5678" in page
     assert "](images/joint_joint-angle-tradeoff.png)" in page and image.stat().st_size > 10_000
     assert docs.render(root, check=True) == []

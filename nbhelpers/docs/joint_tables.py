@@ -77,7 +77,7 @@ def joint(payloads: list[dict]) -> dict[str, str]:
     blend_rows = [[_what(run), f"{s['alpha']:g}" + (" (kept)" if s["alpha"] == run["guard"]["alpha"] else ""),
                    number(s.get(PAIRS_KEY)), number(_smallest_ndcg(s)),
                    number(s.get("stsb_dev_spearman"))]
-                  for run in runs for s in run["guard"].get("sweep") or []]
+                  for run in runs for s in run["guard"].get("sweep") or [] if PAIRS_KEY in s]
     blends = table(["model", "guard blend α", "pair Spearman", "nDCG@10 at the smallest dimension",
                     "STS-B dev Spearman"], blend_rows)
     blend_note = ("Validation split; α = 0 is the base model, α = 1 the trained one. The guard keeps the "
