@@ -4,11 +4,13 @@ The series' runner executes notebook 01 at ``--profile full`` into a new run fol
 ``--run-dir`` names a run that holds it); then notebook 04 runs there at the full profile with
 ``joint = True``, once per ``--variant`` (none given: the option's defaults), each a new attempt
 of the joint step, measured like the runner measures a notebook (wall time, peak memory of the
-kernel). ``--retrieval`` runs notebook 04 without the option first, for its memory and figures.
+kernel). ``--retrieval`` runs notebook 04 without the option first, for its memory and figures;
+given without ``--variant``, only that: each model can be measured by a command of its own and
+the docs read the figure files together.
 The notebook is the recipe; this script reads what each execution recorded: on the held-out test
 split, domain pair Spearman, nDCG@10 at full size and at 64 dimensions, and STS-B test Spearman,
 each beside the base model's, and the forgetting guard's sweep (validation retrieval and pair
-Spearman of each blend). About two hours per variant on 2 CPU cores.
+Spearman of each blend). One to two hours per model on 2 CPU cores.
 
     .venv/bin/python benchmarks/joint.py [--esco-dir DIR] [--stsb-dir DIR] [--run-dir DIR | --reports DIR] \\
         [--retrieval] [--variant "pairs_loss=angle" ...] [--json PATH [--replace]]
@@ -49,6 +51,19 @@ def parse_variant(text: str) -> dict:
     if "joint" in variant:
         raise SystemExit("--variant: joint is what this benchmark sets; give the other parameters")
     return variant
+
+
+def planned(retrieval: bool, variants: list[dict]) -> list[tuple[str, dict]]:
+    """The executions of notebook 04 a command asks for, (label, parameters) in order: the
+    retrieval model when ``retrieval``, then one joint model per variant; no variant: the
+    option's defaults, unless the retrieval model is all that was asked for."""
+    if len(variants) > 3:
+        raise SystemExit(f"--variant given {len(variants)} times: at most three variants are measured")
+    plan = [("retrieval", {})] if retrieval else []
+    if variants or not retrieval:
+        plan += [(f"joint-v{k}", {"joint": True, **variant})
+                 for k, variant in enumerate(variants or [{}], start=1)]
+    return plan
 
 
 def execute(run_dir: Path, label: str, parameters: dict) -> dict:
@@ -119,22 +134,16 @@ def main() -> int:
     add_data_option(parser, "stsb")
     add_run_options(parser)
     parser.add_argument("--retrieval", action="store_true",
-                        help="also run notebook 04 without the joint option (first)")
+                        help="run notebook 04 without the joint option (first); "
+                        "without --variant, only that")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=VALUE,...",
                         help="notebook 04 parameters of one joint run (repeatable; none: the defaults)")
     add_figure_options(parser, NAME)
     args = parser.parse_args()
-    variants = [parse_variant(v) for v in args.variant] or [{}]
-    if len(variants) > 3:
-        raise SystemExit(f"--variant given {len(variants)} times: at most three variants are measured")
+    plan = planned(args.retrieval, [parse_variant(v) for v in args.variant])
     os.environ["STSB_DIR"] = str(data_dir(args.stsb_dir, "stsb"))
     run_dir = notebook_run(args, ["01"], NAME)
-    executions = []
-    if args.retrieval:
-        executions.append(execute(run_dir, "retrieval", {}))
-    executions += [execute(run_dir, f"joint-v{k}", {"joint": True, **variant})
-                   for k, variant in enumerate(variants, start=1)]
-    rows = [figures(run_dir, e) for e in executions]
+    rows = [figures(run_dir, execute(run_dir, label, parameters)) for label, parameters in plan]
     report(rows)
     write(args, NAME, {"run": str(run_dir), "runs": rows, "run_provenance": run_provenance(run_dir)})
     return 0
