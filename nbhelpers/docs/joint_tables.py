@@ -49,6 +49,12 @@ def _smallest_ndcg(blend: dict):
     return blend[f"eval_dim_{min(dims)}_cosine_ndcg@10"] if dims else None
 
 
+def _pair_blends(run: dict) -> list[dict]:
+    """The guard blends of a run that weighed pair Spearman: a joint run's whole sweep, none of
+    a retrieval-only run's."""
+    return [s for s in run["guard"].get("sweep") or [] if PAIRS_KEY in s]
+
+
 def _what(run: dict) -> str:
     """A run as the docs name it: the retrieval model, or the joint model and its pairs settings."""
     config = run["config"]
@@ -77,7 +83,7 @@ def joint(payloads: list[dict]) -> dict[str, str]:
     blend_rows = [[_what(run), f"{s['alpha']:g}" + (" (kept)" if s["alpha"] == run["guard"]["alpha"] else ""),
                    number(s.get(PAIRS_KEY)), number(_smallest_ndcg(s)),
                    number(s.get("stsb_dev_spearman"))]
-                  for run in runs for s in run["guard"].get("sweep") or [] if PAIRS_KEY in s]
+                  for run in runs for s in _pair_blends(run)]
     blends = table(["model", "guard blend α", "pair Spearman", "nDCG@10 at the smallest dimension",
                     "STS-B dev Spearman"], blend_rows)
     blend_note = ("Validation split; α = 0 is the base model, α = 1 the trained one. The guard keeps the "
@@ -106,7 +112,7 @@ def joint_figures(payloads: list[dict]) -> dict:
     for k, run in enumerate(runs):
         test.scatter([run["tuned"]["pair Spearman"]], [run["tuned"]["nDCG@10"]], color=f"C{k}", s=60,
                      label=_what(run).replace("`", ""))
-        sweep = [s for s in run["guard"].get("sweep") or [] if PAIRS_KEY in s]
+        sweep = _pair_blends(run)
         if sweep:
             blends.plot([s[PAIRS_KEY] for s in sweep], [_smallest_ndcg(s) for s in sweep],
                         marker="o", color=f"C{k}")
