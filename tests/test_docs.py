@@ -150,8 +150,10 @@ def test_the_joint_trade_off_table_and_figure_come_from_every_file_named(tmp_pat
     assert "| retrieval only (`joint = False`) | 0.7000 (+0.053) | 0.8400 (+0.075) |" in page
     assert "| joint: `pairs_loss = cosent`, `pairs_share = 1` | 0.7400 (+0.093) |" in page
     assert page.count("| joint: ") == 2 + 6 and "| 0.5 | 10 min | 4.9 GB |" in page
+    assert "| 0.8100 (-0.010) | 0.7600 | 0.5 | 10 min |" in page   # the selection rule's mean on test
     assert page.count("| retrieval only") == 1   # its guard weighed retrieval alone: no blend rows
-    assert "| joint: `pairs_loss = cosent`, `pairs_share = 1` | 0.5 (kept) | 0.6250 | 0.6500 |" in page
+    kept = "| joint: `pairs_loss = cosent`, `pairs_share = 1` | 0.5 (kept) | 0.6250 | 0.6500 | 0.6375 |"
+    assert kept in page
     assert "at commit abc1234" in page and "at commit def5678" in page
     assert "](images/joint_joint-angle-tradeoff.png)" in page and image.stat().st_size > 10_000
     assert docs.render(root, check=True) == []
