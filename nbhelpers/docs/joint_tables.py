@@ -55,11 +55,10 @@ def _pair_blends(run: dict) -> list[dict]:
     return [s for s in run["guard"].get("sweep") or [] if PAIRS_KEY in s]
 
 
-def _balance(figures: dict):
-    """The selection rule's measure on the test split: the mean of pair Spearman and nDCG@10 at
-    64 dimensions (None when either is missing)."""
-    both = (figures["pair Spearman"], figures["nDCG@10 at 64"])
-    return None if None in both else sum(both) / 2
+def _balance(pairs, ndcg):
+    """The selection rule's measure: the mean of pair Spearman and nDCG@10 at the smallest
+    dimension (None when either is missing)."""
+    return None if pairs is None or ndcg is None else (pairs + ndcg) / 2
 
 
 def _what(run: dict) -> str:
@@ -75,12 +74,14 @@ def joint(payloads: list[dict]) -> dict[str, str]:
     several figure files) on the held-out test split beside the base model."""
     runs = _runs(payloads)
     base = runs[0]["base_figures"]
-    rows = [[f"base `{runs[0]['base']}`", *(number(base[u]) for u in USES), number(_balance(base)),
-             "", "", ""]]
+    def test_balance(figures: dict) -> str:
+        return number(_balance(figures["pair Spearman"], figures["nDCG@10 at 64"]))
+
+    rows = [[f"base `{runs[0]['base']}`", *(number(base[u]) for u in USES), test_balance(base), "", "", ""]]
     for run in runs:
         cells = [f"{number(run['tuned'][u])} ({signed(run['tuned'][u] - base[u])})"
                  if run["tuned"][u] is not None else "" for u in USES]
-        rows.append([_what(run), *cells, number(_balance(run["tuned"])), f"{run['guard']['alpha']:g}",
+        rows.append([_what(run), *cells, test_balance(run["tuned"]), f"{run['guard']['alpha']:g}",
                      f"{run['seconds'] / 60:,.0f} min", f"{run['peak_memory_mb'] / 1024:.1f} GB"])
     body = table(["model (notebook 04, full profile)", "domain pair Spearman", "nDCG@10",
                   "nDCG@10 at 64 dims", "STS-B test Spearman", "mean of pair Spearman and nDCG@10 at 64",
@@ -90,7 +91,7 @@ def joint(payloads: list[dict]) -> dict[str, str]:
             "model. Peak memory is the notebook kernel's, as the series' runner measures it.")
     blend_rows = [[_what(run), f"{s['alpha']:g}" + (" (kept)" if s["alpha"] == run["guard"]["alpha"] else ""),
                    number(s.get(PAIRS_KEY)), number(_smallest_ndcg(s)),
-                   number((s[PAIRS_KEY] + _smallest_ndcg(s)) / 2), number(s.get("stsb_dev_spearman"))]
+                   number(_balance(s[PAIRS_KEY], _smallest_ndcg(s))), number(s.get("stsb_dev_spearman"))]
                   for run in runs for s in _pair_blends(run)]
     blends = table(["model", "guard blend α", "pair Spearman", "nDCG@10 at the smallest dimension",
                     "mean of the two", "STS-B dev Spearman"], blend_rows)
