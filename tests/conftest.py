@@ -1,6 +1,15 @@
-"""Shared fixtures. Real data is found through environment variables (.ci/run and the
-Makefile set them for development): ESCO_DIR (the ESCO v1.0 export) and STSB_DIR (the STS
-benchmark files)."""
+"""Shared fixtures and the suite's two lanes.
+
+Real data is found through environment variables (.ci/run and the Makefile set them for
+development): ESCO_DIR (the ESCO v1.0 export) and STSB_DIR (the STS benchmark files).
+
+Lanes: a test that trains a real model, executes a notebook of the series or starts a browser
+is marked ``slow`` (nbval's notebook cells and every test reading the ``series_run`` are marked
+here); ``make test-fast`` runs the others. A test without the mark that executes a series
+notebook or starts the browser fails, naming the mark it needs. ``make test`` runs everything on
+two pytest-xdist workers: the tests marked ``series`` (nbval's cells, then the tests reading their
+run) form one group that one worker runs in order.
+"""
 import os
 import tempfile
 from pathlib import Path
@@ -11,6 +20,42 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import nbhelpers  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before anything imports TF)
 from nbhelpers.esco import load_esco  # noqa: E402
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.suffix == ".ipynb" or "series_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.series)
+        if item.get_closest_marker("series"):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("series"))
+
+
+@pytest.fixture(autouse=True)
+def _unmarked_tests_stay_fast(request, monkeypatch):
+    """A test without the ``slow`` mark may neither execute a series notebook nor start a browser."""
+    if request.node.get_closest_marker("slow"):
+        return
+    import papermill
+
+    import browser
+
+    execute = papermill.execute_notebook
+
+    def only_other_notebooks(input_path, *args, **kwargs):
+        if Path(input_path).resolve().parent == NOTEBOOKS:
+            raise AssertionError(f"{request.node.nodeid} executes {Path(input_path).name}: mark it slow")
+        return execute(input_path, *args, **kwargs)
+
+    def no_browser(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a browser: mark it slow")
+
+    monkeypatch.setattr(papermill, "execute_notebook", only_other_notebooks)
+    monkeypatch.setattr(browser, "chromium", no_browser)
 
 
 def _env_dir(name: str) -> Path:

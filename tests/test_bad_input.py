@@ -74,6 +74,7 @@ def test_encoding_refuses_a_bad_batch_size_and_a_lone_surrogate():
         encoder.encode(["nurse", "abc\ud800def"])
 
 
+@pytest.mark.slow
 def test_the_runner_reads_minus_p_numbers_as_numbers_and_names_a_wrong_type(tmp_path):
     """``-p fractions [8e-1, 1e-1, 1e-1]`` reaches notebook 01 as numbers; ``-p pairs_per_level
     2e1`` is a float, and notebook 01 names the parameter that wants a whole number."""

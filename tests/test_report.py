@@ -40,6 +40,7 @@ def test_a_finished_run_gets_figures_comparison_recommendation_and_timings(repor
     assert "graded pairs" in page and "retrieval pairs" in page
 
 
+@pytest.mark.slow
 def test_a_run_that_stopped_part_way_still_renders_and_marks_what_is_missing(tmp_path):
     run_dir = tmp_path / "partial"
     records = to_records("minilm", "esco-pairs", "test", {"spearman": 0.61})

