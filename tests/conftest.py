@@ -79,6 +79,15 @@ def stsb_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A tiny sentence-transformers model (two layers, 128 dimensions, random weights) for tests
+    of the series' plumbing: a notebook runs on it in seconds, through the same code paths."""
+    from tiny_models import tiny_sentence_transformer
+
+    return tiny_sentence_transformer(tmp_path_factory.mktemp("tiny"), hidden=128, name="tiny-bert")
+
+
+@pytest.fixture(scope="session")
 def sample():
     return load_esco()
 

