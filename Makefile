@@ -1,4 +1,5 @@
-# `make run` executes the series, `make lab` opens it in JupyterLab, `make test` checks it.
+# `make run` executes the series, `make lab` opens it in JupyterLab, `make test` checks it
+# (`make test-fast`: the tests that train no real model, execute no notebook and start no browser).
 # Each creates .venv on first use.
 PYTHON ?= python3.11
 VENV   := .venv
@@ -29,7 +30,11 @@ endif
 # of CUDA packages). A GPU machine can say TORCH_INDEX= (PyPI) or a CUDA index instead.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install run test bench docs check lab lint strip clean-venv
+# `make test` runs on this many pytest-xdist workers (the series' notebooks and the tests that read
+# their run stay on one worker, in order: the scheduler of conftest.py).
+TEST_WORKERS ?= 2
+
+.PHONY: install run test test-fast coverage bench docs check lab lint strip clean-venv
 
 install: $(STAMP)
 
@@ -46,7 +51,16 @@ run: install
 	$(PY) -m nbhelpers.run $(ARGS)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+# Line coverage of nbhelpers/ over the whole suite, notebooks' kernels and subprocesses included.
+coverage: install
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=$(abspath .coverage) $(PY) -m pytest -n $(TEST_WORKERS) \
+		--cov --cov-report=term --cov-report=json:coverage.json $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/run_all.py

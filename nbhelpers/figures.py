@@ -18,7 +18,8 @@ from nbhelpers.runs import write_text_atomic
 SCHEMAS = ("experiment-log/1", "run-summary/1", "prepare-counts/1", "benchmark/use-parity/1",
            "benchmark/documents/1", "benchmark/scored-pairs/1", "benchmark/encode-throughput/1",
            "benchmark/siamese-use-full/1", "benchmark/matryoshka-full/1", "benchmark/exercises/1",
-           "benchmark/serving/1", "benchmark/training-memory/1", "benchmark/joint/1")
+           "benchmark/serving/1", "benchmark/training-memory/1", "benchmark/joint/1",
+           "benchmark/test-suite/1")
 
 
 def write_figures(path: str | Path, schema: str, figures: dict, command: str, *,

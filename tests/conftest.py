@@ -3,12 +3,10 @@
 Real data is found through environment variables (.ci/run and the Makefile set them for
 development): ESCO_DIR (the ESCO v1.0 export) and STSB_DIR (the STS benchmark files).
 
-Lanes: a test that trains a real model, executes a notebook of the series or starts a browser
-is marked ``slow`` (nbval's notebook cells and every test reading the ``series_run`` are marked
-here); ``make test-fast`` runs the others. A test without the mark that executes a series
-notebook or starts the browser fails, naming the mark it needs. ``make test`` runs everything on
-two pytest-xdist workers: the tests marked ``series`` (nbval's cells, then the tests reading their
-run) form one group that one worker runs in order.
+Lanes (the project's conftest.py): a test that trains a real model, executes a notebook of the
+series or starts a browser is marked ``slow``, and ``make test-fast`` runs the others. A test
+without the mark that executes a series notebook or starts the browser fails here, naming the
+mark it needs.
 """
 import os
 import tempfile
@@ -23,16 +21,6 @@ from nbhelpers.esco import load_esco  # noqa: E402
 
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.suffix == ".ipynb" or "series_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.series)
-        if item.get_closest_marker("series"):
-            item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group("series"))
 
 
 @pytest.fixture(autouse=True)

@@ -59,6 +59,7 @@ def renderers() -> dict:
             "benchmark/serving/1": serving_tables.serving,
             "benchmark/training-memory/1": joint_tables.training_memory,
             "benchmark/joint/1": joint_tables.joint,
+            "benchmark/test-suite/1": benchmark_tables.test_suite,
             "run-summary/1": run_tables.run_summary}
 
 

@@ -217,3 +217,19 @@ def exercises(payloads: list[dict]) -> dict[str, str]:
                    f"{e['seconds'] / 60:.1f} min"] for e in exercises_])
     return {"plan": f"{plan}\n\n_{measured}._",
             **{number: "\n".join(items) for number, items in by_notebook.items()}}
+
+
+def test_suite(payloads: list[dict]) -> dict[str, str]:
+    """The test suite's lanes: wall time and counts, and the slowest tests of each."""
+    (p,) = payloads
+    rows = [[f"`{lane['command']}`", seconds(lane["seconds"]), lane["passed"], lane["skipped"]]
+            for lane in p["lanes"]]
+    lanes = table(["lane", "wall time", "tests passed", "skipped"], rows)
+    if p.get("fresh_clone"):
+        lanes += (f"\n\nFrom a fresh clone, after `make install` ({seconds(p['install_seconds'])} "
+                  "with the packages already in pip's cache).")
+    slowest = table(["lane", "test", "seconds"],
+                    [[lane["command"], f"`{test['test']}`", f"{test['seconds']:.0f}"]
+                     for lane in p["lanes"] for test in lane["slowest"]])
+    return _with_provenance({"lanes": lanes, "slowest": slowest}, p)
+
