@@ -3,41 +3,97 @@
 * ``slow`` marks a test that trains a real model, executes a notebook of the series or starts a
   browser; ``make test-fast`` leaves those out. nbval's notebook cells and every test that reads
   the series' run (the ``series_run`` fixture of tests/conftest.py) are marked here.
-* ``make test`` runs on pytest-xdist workers. nbval executes the notebooks cell by cell, each
-  notebook in one kernel and each after the one before it, and the tests of
-  :data:`SERIES_MODULES` read the run they write: the scheduler below sends all of them, in
-  collection order, to one worker as one unit; every other test goes wherever a worker is free.
+* ``make test`` runs on pytest-xdist workers, each with its share of the cores (two workers on
+  two cores: one thread each, so that neither spins waiting on threads the other holds). nbval
+  executes the notebooks cell by cell, each notebook in one kernel and each after the one
+  before it; the scheduler below sends them with the tests of :data:`SERIES_MODULES`, which read
+  the run they write, to one worker as one unit, in collection order. The tests of
+  :data:`PASSES_MODULE` run the series' notebooks again on a copy of that run: they are one
+  unit of their own, handed out last, and wait until nbval's run is complete (or has failed).
+  Every other test goes wherever a worker is free.
 """
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
-#: The test modules whose tests may read the series' run; a test elsewhere that reads it is
-#: refused at collection, since another worker would not find the run.
+#: The test modules whose tests read the series' run alongside nbval's execution of it.
 SERIES_MODULES = ("tests/test_notebooks.py", "tests/test_report.py", "tests/test_docs.py")
+#: The test module that runs notebooks again on a copy of the series' run.
+PASSES_MODULE = "tests/test_series_passes.py"
+#: Written into the reports folder when nbval's last notebook cell is done, or one has failed.
+SERIES_DONE, SERIES_FAILED = ".series-done", ".series-failed"
+
+# Notebooks executed by nbval (and by the tests) write their runs here, not into reports/; set
+# before pytest-xdist starts its workers, so that they all share it.
+os.environ.setdefault("NBHELPERS_REPORTS", tempfile.mkdtemp(prefix="nbhelpers-test-reports-"))
+if not os.environ.get("PYTEST_XDIST_WORKER"):   # a new session: no earlier session's word counts
+    for _marker in (SERIES_DONE, SERIES_FAILED):
+        Path(os.environ["NBHELPERS_REPORTS"], _marker).unlink(missing_ok=True)
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                  "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(_name, _threads)   # before torch or TensorFlow is imported
 
 
-def in_series(nodeid: str) -> bool:
-    """Does the test ``nodeid`` belong to the one unit of work that executes and reads the series?"""
+def scope(nodeid: str) -> str:
+    """The unit of work of the test ``nodeid``: "series", "passes" or the test alone."""
     path = nodeid.split("::", 1)[0]
-    return path.endswith(".ipynb") or path in SERIES_MODULES
+    if path.endswith(".ipynb") or path in SERIES_MODULES:
+        return "series"
+    return "passes" if path == PASSES_MODULE else nodeid
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         reads_run = "series_run" in getattr(item, "fixturenames", ())
-        if reads_run and not in_series(item.nodeid):
+        if reads_run and scope(item.nodeid) not in ("series", "passes"):
             raise pytest.UsageError(f"{item.nodeid} reads the series' run: its module belongs in "
                                     "SERIES_MODULES of conftest.py")
         if reads_run or item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
+    global _last_cell
+    cells = [item.nodeid for item in items if item.path.suffix == ".ipynb"]
+    _last_cell = cells[-1] if cells else None
+
+
+#: The nodeid of nbval's last notebook cell in this process's collection.
+_last_cell = None
+
+
+@pytest.fixture(scope="session")
+def series_markers() -> tuple[Path, Path]:
+    """The files saying that nbval's run of the series is complete, and that it failed."""
+    reports = Path(os.environ["NBHELPERS_REPORTS"])
+    return reports / SERIES_DONE, reports / SERIES_FAILED
+
+
+def pytest_runtest_logreport(report):
+    """Tell the tests that wait for nbval's run (``series_run``) that it is complete or failed."""
+    if not report.nodeid.split("::", 1)[0].endswith(".ipynb"):
+        return
+    reports = Path(os.environ["NBHELPERS_REPORTS"])
+    if report.failed:
+        (reports / SERIES_FAILED).write_text(report.nodeid + "\n")
+    elif report.when == "teardown" and report.nodeid == _last_cell:
+        (reports / SERIES_DONE).write_text(report.nodeid + "\n")
 
 
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class SeriesScheduling(LoadScopeScheduling):
-        """Load balancing test by test, but the series' notebooks and readers as one unit."""
+        """Load balancing test by test, but the series' notebooks and readers as one unit, and
+        the passes over a copy of their run as another, handed out last."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return "series" if in_series(nodeid) else nodeid
+            return scope(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if "passes" in self.workqueue:
+                self.workqueue.move_to_end("passes")
+            super()._assign_work_unit(node)
 
     return SeriesScheduling(config, log)

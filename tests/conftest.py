@@ -9,7 +9,6 @@ without the mark that executes a series notebook or starts the browser fails her
 mark it needs.
 """
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -85,21 +84,34 @@ def full_esco(esco_dir):
     return load_esco(esco_dir)
 
 
-# Notebooks executed by nbval (and by the tests) write their runs here, not into reports/.
-os.environ.setdefault("NBHELPERS_REPORTS", tempfile.mkdtemp(prefix="nbhelpers-test-reports-"))
+#: How long a test may wait for nbval's run of the series, executing on another worker.
+SERIES_WAIT = 3600
 
 
 @pytest.fixture(scope="session")
-def series_run(tmp_path_factory):
+def series_run(request, tmp_path_factory, series_markers):
     """A run of the whole series at its quick defaults.
 
     pytest collects ``notebooks/`` first: nbval executes every notebook at its defaults, and
-    they write one run folder under ``$NBHELPERS_REPORTS``; that run is reused. Run alone, the
-    tests execute the series themselves with the runner, at the same defaults.
+    they write one run folder under ``$NBHELPERS_REPORTS`` (shared by the workers of ``make
+    test``); that run is reused, once nbval's last cell is done, also by a test on another
+    worker. Run without the notebooks, the tests execute the series themselves with the runner,
+    at the same defaults.
     """
+    import time
+
     from nbhelpers import run
     from nbhelpers.runs import latest_run_dir
 
+    done, failed = series_markers   # written by the project's conftest.py
+    if any(item.path.suffix == ".ipynb" for item in request.session.items):
+        deadline = time.monotonic() + SERIES_WAIT
+        while not done.exists():
+            if failed.exists():
+                pytest.fail(f"nbval's run of the series failed at {failed.read_text().strip()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"nbval's run of the series was not done after {SERIES_WAIT} s")
+            time.sleep(2)
     executed_by_nbval = latest_run_dir(require="results/06_serving.json")
     if executed_by_nbval is not None:
         return executed_by_nbval
