@@ -28,7 +28,7 @@ SERIES_DONE, SERIES_FAILED = ".series-done", ".series-failed"
 # Notebooks executed by nbval (and by the tests) write their runs here, not into reports/; set
 # before pytest-xdist starts its workers, so that they all share it.
 os.environ.setdefault("NBHELPERS_REPORTS", tempfile.mkdtemp(prefix="nbhelpers-test-reports-"))
-if not os.environ.get("PYTEST_XDIST_WORKER"):   # a new session: no earlier session's word counts
+if not os.environ.get("PYTEST_XDIST_WORKER"):   # a new test run: no earlier run's markers count
     for _marker in (SERIES_DONE, SERIES_FAILED):
         Path(os.environ["NBHELPERS_REPORTS"], _marker).unlink(missing_ok=True)
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
@@ -51,7 +51,8 @@ def pytest_collection_modifyitems(config, items):
         reads_run = "series_run" in getattr(item, "fixturenames", ())
         if reads_run and scope(item.nodeid) not in ("series", "passes"):
             raise pytest.UsageError(f"{item.nodeid} reads the series' run: its module belongs in "
-                                    "SERIES_MODULES of conftest.py")
+                                    "SERIES_MODULES of conftest.py (or in PASSES_MODULE when it "
+                                    "runs notebooks again on a copy of the run)")
         if reads_run or item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
     global _last_cell
