@@ -8,8 +8,11 @@
   executes the notebooks cell by cell, each notebook in one kernel and each after the one
   before it; the scheduler below sends them with the tests of :data:`SERIES_MODULES`, which read
   the run they write, to one worker as one unit, in collection order. The tests of
-  :data:`PASSES_MODULE` run the series' notebooks again on a copy of that run: they are one
-  unit of their own, handed out last, and wait until nbval's run is complete (or has failed).
+  :data:`JOINT_MODULE` run the series' joint pass of notebook 04 in a run folder of their own:
+  one unit, handed out second, beside the series. The tests of :data:`PASSES_MODULE` run
+  notebooks again on a copy of nbval's run with the joint pass's model in it: one unit, handed
+  out to the first free worker once both are complete (last until then), that waits for them
+  when it gets there first (or fails when they failed).
   Every other test goes wherever a worker is free.
 """
 import os
@@ -20,16 +23,22 @@ import pytest
 
 #: The test modules whose tests read the series' run alongside nbval's execution of it.
 SERIES_MODULES = ("tests/test_notebooks.py", "tests/test_report.py", "tests/test_docs.py")
-#: The test module that runs notebooks again on a copy of the series' run.
+#: The test module of the series' joint pass, which runs in a run folder of its own.
+JOINT_MODULE = "tests/test_series_joint.py"
+#: The test module that runs notebooks again on a copy of the series' run and the joint pass.
 PASSES_MODULE = "tests/test_series_passes.py"
+#: The fixtures of tests/conftest.py that execute the series' notebooks or wait for them.
+RUN_FIXTURES = {"series_run", "joint_pass", "finished_joint_pass"}
 #: Written into the reports folder when nbval's last notebook cell is done, or one has failed.
 SERIES_DONE, SERIES_FAILED = ".series-done", ".series-failed"
+#: Written into the reports folder by the joint pass's fixture when it is done, or failed.
+JOINT_DONE, JOINT_FAILED = ".joint-done", ".joint-failed"
 
 # Notebooks executed by nbval (and by the tests) write their runs here, not into reports/; set
 # before pytest-xdist starts its workers, so that they all share it.
 os.environ.setdefault("NBHELPERS_REPORTS", tempfile.mkdtemp(prefix="nbhelpers-test-reports-"))
 if not os.environ.get("PYTEST_XDIST_WORKER"):   # a new test run: no earlier run's markers count
-    for _marker in (SERIES_DONE, SERIES_FAILED):
+    for _marker in (SERIES_DONE, SERIES_FAILED, JOINT_DONE, JOINT_FAILED):
         Path(os.environ["NBHELPERS_REPORTS"], _marker).unlink(missing_ok=True)
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
@@ -39,20 +48,20 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 
 
 def scope(nodeid: str) -> str:
-    """The unit of work of the test ``nodeid``: "series", "passes" or the test alone."""
+    """The unit of work of the test ``nodeid``: "series", "joint", "passes" or the test alone."""
     path = nodeid.split("::", 1)[0]
     if path.endswith(".ipynb") or path in SERIES_MODULES:
         return "series"
-    return "passes" if path == PASSES_MODULE else nodeid
+    return {JOINT_MODULE: "joint", PASSES_MODULE: "passes"}.get(path, nodeid)
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        reads_run = "series_run" in getattr(item, "fixturenames", ())
-        if reads_run and scope(item.nodeid) not in ("series", "passes"):
-            raise pytest.UsageError(f"{item.nodeid} reads the series' run: its module belongs in "
-                                    "SERIES_MODULES of conftest.py (or in PASSES_MODULE when it "
-                                    "runs notebooks again on a copy of the run)")
+        reads_run = bool(RUN_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if reads_run and scope(item.nodeid) not in ("series", "joint", "passes"):
+            raise pytest.UsageError(f"{item.nodeid} reads the series' run or the joint pass: its "
+                                    "module belongs in SERIES_MODULES of conftest.py (or is "
+                                    "JOINT_MODULE or PASSES_MODULE)")
         if reads_run or item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
     global _last_cell
@@ -65,10 +74,11 @@ _last_cell = None
 
 
 @pytest.fixture(scope="session")
-def series_markers() -> tuple[Path, Path]:
-    """The files saying that nbval's run of the series is complete, and that it failed."""
+def series_markers() -> dict[str, Path]:
+    """The files saying that nbval's run of the series, and the joint pass, are complete or failed."""
     reports = Path(os.environ["NBHELPERS_REPORTS"])
-    return reports / SERIES_DONE, reports / SERIES_FAILED
+    return {"done": reports / SERIES_DONE, "failed": reports / SERIES_FAILED,
+            "joint done": reports / JOINT_DONE, "joint failed": reports / JOINT_FAILED}
 
 
 def pytest_runtest_logreport(report):
@@ -86,15 +96,20 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class SeriesScheduling(LoadScopeScheduling):
-        """Load balancing test by test, but the series' notebooks and readers as one unit, and
-        the passes over a copy of their run as another, handed out last."""
+        """Load balancing test by test, but the series' notebooks and readers as one unit, the
+        joint pass as another, and the passes over a copy of their runs as a third."""
 
         def _split_scope(self, nodeid: str) -> str:
             return scope(nodeid)
 
         def _assign_work_unit(self, node) -> None:
-            if "passes" in self.workqueue:
-                self.workqueue.move_to_end("passes")
+            reports = Path(os.environ["NBHELPERS_REPORTS"])
+            if "passes" in self.workqueue:   # next once nbval's run and the joint pass are done
+                ready = (reports / SERIES_DONE).exists() and (reports / JOINT_DONE).exists()
+                self.workqueue.move_to_end("passes", last=not ready)
+            for first in ("joint", "series"):   # the series first, the joint pass beside it
+                if first in self.workqueue:
+                    self.workqueue.move_to_end(first, last=False)
             super()._assign_work_unit(node)
 
     return SeriesScheduling(config, log)

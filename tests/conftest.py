@@ -84,8 +84,22 @@ def full_esco(esco_dir):
     return load_esco(esco_dir)
 
 
-#: How long a test may wait for nbval's run of the series, executing on another worker.
-SERIES_WAIT = 3600
+#: How long a test may wait for work that another worker does (nbval's run, the joint pass).
+WAIT_SECONDS = 3600
+
+
+def wait_for(done: Path, failed: Path, what: str) -> None:
+    """Wait until ``done`` exists (another worker's ``what`` is complete); fail when ``failed``
+    exists or after :data:`WAIT_SECONDS`. The files are the project's conftest.py markers."""
+    import time
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not done.exists():
+        if failed.exists():
+            pytest.fail(f"{what} failed: {failed.read_text().strip()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} was not done after {WAIT_SECONDS} s")
+        time.sleep(2)
 
 
 @pytest.fixture(scope="session")
@@ -98,23 +112,49 @@ def series_run(request, tmp_path_factory, series_markers):
     worker. Run without the notebooks, the tests execute the series themselves with the runner,
     at the same defaults.
     """
-    import time
-
     from nbhelpers import run
     from nbhelpers.runs import latest_run_dir
 
-    done, failed = series_markers   # written by the project's conftest.py
     if any(item.path.suffix == ".ipynb" for item in request.session.items):
-        deadline = time.monotonic() + SERIES_WAIT
-        while not done.exists():
-            if failed.exists():
-                pytest.fail(f"nbval's run of the series failed at {failed.read_text().strip()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"nbval's run of the series was not done after {SERIES_WAIT} s")
-            time.sleep(2)
+        wait_for(series_markers["done"], series_markers["failed"], "nbval's run of the series")
     executed_by_nbval = latest_run_dir(require="results/06_serving.json")
     if executed_by_nbval is not None:
         return executed_by_nbval
     run_dir = tmp_path_factory.mktemp("series")
     run.run_series(run.notebooks(), run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def joint_pass(series_markers) -> Path:
+    """The series' joint pass (notebook 04 with ``joint = True``, quick defaults) in a run folder
+    of its own: notebook 01 at its defaults, then notebook 04. Notebook 01 is seeded, so the data
+    are nbval's (tests/test_series_passes.py compares the files before it merges the two runs).
+    Under ``make test`` it runs beside nbval's run, as the unit of tests/test_series_joint.py."""
+    import papermill as pm
+
+    from nbhelpers.paths import project_root
+
+    folder = Path(os.environ["NBHELPERS_REPORTS"]) / "joint-pass"
+    folder.mkdir()
+    run_dir = folder / "run"
+    try:
+        for notebook, parameters in (("01_data_preparation", {}), ("04_matryoshka", {"joint": True})):
+            pm.execute_notebook(str(project_root() / "notebooks" / f"{notebook}.ipynb"),
+                                str(folder / f"{notebook}.ipynb"), kernel_name="python3",
+                                parameters={"run_dir": str(run_dir), **parameters}, progress_bar=False)
+    except BaseException as err:
+        series_markers["joint failed"].write_text(f"{type(err).__name__}: {err}"[:2000])
+        raise
+    series_markers["joint done"].write_text(str(run_dir))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def finished_joint_pass(request, series_markers) -> Path:
+    """:func:`joint_pass`, made by another worker when tests/test_series_joint.py runs (waited
+    for), else here."""
+    if any(item.path.name == "test_series_joint.py" for item in request.session.items):
+        wait_for(series_markers["joint done"], series_markers["joint failed"], "the joint pass")
+        return Path(series_markers["joint done"].read_text())
+    return request.getfixturevalue("joint_pass")
