@@ -13,7 +13,7 @@
   notebooks again on a copy of nbval's run with the joint pass's model in it: one unit, handed
   out to the first free worker once both are complete (last until then), that waits for them
   when it gets there first (or fails when they failed).
-  Every other test goes wherever a worker is free.
+  Every other test module is a unit that goes wherever a worker is free, the longest first.
 """
 import os
 import tempfile
@@ -29,6 +29,10 @@ JOINT_MODULE = "tests/test_series_joint.py"
 PASSES_MODULE = "tests/test_series_passes.py"
 #: The fixtures of tests/conftest.py that execute the series' notebooks or wait for them.
 RUN_FIXTURES = {"series_run", "joint_pass", "finished_joint_pass"}
+#: Modules of many minutes, handed out first after the series and the joint pass, so that no
+#: worker starts one when the other is about to finish.
+LONG_MODULES = ("tests/test_launch.py", "tests/test_your_data_series.py", "tests/test_train_matryoshka.py",
+                "tests/test_jupyterlab.py", "tests/test_runner.py")
 #: Written into the reports folder when nbval's last notebook cell is done, or one has failed.
 SERIES_DONE, SERIES_FAILED = ".series-done", ".series-failed"
 #: Written into the reports folder by the joint pass's fixture when it is done, or failed.
@@ -48,11 +52,12 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 
 
 def scope(nodeid: str) -> str:
-    """The unit of work of the test ``nodeid``: "series", "joint", "passes" or the test alone."""
+    """The unit of work of the test ``nodeid``: "series", "joint", "passes" or its module (whose
+    module-scoped fixtures then run once)."""
     path = nodeid.split("::", 1)[0]
     if path.endswith(".ipynb") or path in SERIES_MODULES:
         return "series"
-    return {JOINT_MODULE: "joint", PASSES_MODULE: "passes"}.get(path, nodeid)
+    return {JOINT_MODULE: "joint", PASSES_MODULE: "passes"}.get(path, path)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -96,20 +101,23 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class SeriesScheduling(LoadScopeScheduling):
-        """Load balancing test by test, but the series' notebooks and readers as one unit, the
-        joint pass as another, and the passes over a copy of their runs as a third."""
+        """Load balancing module by module, but the series' notebooks and readers as one unit,
+        the joint pass as another, and the passes over a copy of their runs as a third."""
 
         def _split_scope(self, nodeid: str) -> str:
             return scope(nodeid)
 
         def _assign_work_unit(self, node) -> None:
             reports = Path(os.environ["NBHELPERS_REPORTS"])
-            if "passes" in self.workqueue:   # next once nbval's run and the joint pass are done
-                ready = (reports / SERIES_DONE).exists() and (reports / JOINT_DONE).exists()
-                self.workqueue.move_to_end("passes", last=not ready)
-            for first in ("joint", "series"):   # the series first, the joint pass beside it
-                if first in self.workqueue:
-                    self.workqueue.move_to_end(first, last=False)
+            ready = (reports / SERIES_DONE).exists() and (reports / JOINT_DONE).exists()
+            # the series first, the joint pass beside it, then the passes once both are done
+            # (last until then), then the long modules, then the rest in collection order
+            order = ["series", "joint", *(["passes"] if ready else []), *LONG_MODULES]
+            if "passes" in self.workqueue and not ready:
+                self.workqueue.move_to_end("passes")
+            for name in reversed(order):
+                if name in self.workqueue:
+                    self.workqueue.move_to_end(name, last=False)
             super()._assign_work_unit(node)
 
     return SeriesScheduling(config, log)

@@ -75,6 +75,15 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_use(tmp_path_factory) -> Path:
+    """A tiny SavedModel with USE's contract (16 dimensions, random weights): the TensorFlow
+    counterpart of :func:`tiny_bert`."""
+    from nbhelpers.use_savedmodel import build_tiny_savedmodel
+
+    return build_tiny_savedmodel(tmp_path_factory.mktemp("tiny") / "tiny-use", dim=16, seed=0)
+
+
+@pytest.fixture(scope="session")
 def sample():
     return load_esco()
 

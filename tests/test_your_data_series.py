@@ -3,8 +3,8 @@
 each notebook that applies runs, the others are skipped with one line, and the report states
 the held-out gain with its interval and the recommendation.
 
-The documents run tunes the suite's tiny model (``-p models``, ``-p model``): what is checked
-is how the series runs on documents and what it reports, not what MiniLM learns from them."""
+Both runs take the suite's tiny models (``-p models``, ``-p model``): what is checked is how the
+series runs on documents and pairs and what it reports, not what MiniLM or USE learn from them."""
 import json
 import os
 
@@ -42,9 +42,11 @@ def docs_run(tmp_path_factory, tiny_bert):
 
 
 @pytest.fixture(scope="module")
-def pairs_run(tmp_path_factory):
+def pairs_run(tmp_path_factory, tiny_use, tiny_bert):
+    # the tiny USE-format model has no token table to keep fixed: frozen []
     return _series(tmp_path_factory.mktemp("reports"), "your-pairs", ("domain", "pairs"),
-                   ("pairs_csv", "sample"))
+                   ("pairs_csv", "sample"), ("models", json.dumps([str(tiny_use), str(tiny_bert)])),
+                   ("model", str(tiny_use)), ("frozen", "[]"))
 
 
 @pytest.mark.slow
