@@ -2,7 +2,7 @@
 
 * ``slow`` marks a test that trains a real model, executes a notebook of the series or starts a
   browser; ``make test-fast`` leaves those out. nbval's notebook cells and every test that reads
-  the series' run (the ``series_run`` fixture of tests/conftest.py) are marked here.
+  the series' run or the joint pass (:data:`RUN_FIXTURES`) are marked here.
 * ``make test`` runs on pytest-xdist workers, each with its share of the cores (two workers on
   two cores: one thread each, so that neither spins waiting on threads the other holds). nbval
   executes the notebooks cell by cell, each notebook in one kernel and each after the one

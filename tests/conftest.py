@@ -144,8 +144,9 @@ def joint_pass(series_markers) -> Path:
 
     from nbhelpers.paths import project_root
 
-    folder = Path(os.environ["NBHELPERS_REPORTS"]) / "joint-pass"
-    folder.mkdir()
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="joint-pass-", dir=os.environ["NBHELPERS_REPORTS"]))
     run_dir = folder / "run"
     try:
         for notebook, parameters in (("01_data_preparation", {}), ("04_matryoshka", {"joint": True})):
