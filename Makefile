@@ -57,9 +57,10 @@ test-fast: install
 	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 # Line coverage of nbhelpers/ over the whole suite, notebooks' kernels and subprocesses included.
+# In one process: under coverage, nbval's kernels did not answer on pytest-xdist's workers.
 coverage: install
 	rm -f .coverage .coverage.*
-	COVERAGE_FILE=$(abspath .coverage) $(PY) -m pytest -n $(TEST_WORKERS) \
+	COVERAGE_FILE=$(abspath .coverage) $(PY) -m pytest -n 0 \
 		--cov --cov-report=term --cov-report=json:coverage.json $(PYTEST_ARGS)
 
 bench: install
